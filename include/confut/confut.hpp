@@ -1,0 +1,25 @@
+#pragma once
+/// @file confut.hpp
+/// The umbrella header: everything confut offers.
+///
+/// @code
+/// #include <confut/confut.hpp>
+///
+/// confut::ThreadPoolExecutor ex(4);
+/// auto x = ex.submit([](int i) { return i + 1; }, 10);
+/// auto y = ex.submit([](int a) { return 2 * a; }, x);  // a future as an argument
+/// std::cout << y.result() << "\n";                     // 22
+/// @endcode
+
+#include "as_completed.hpp"      // IWYU pragma: export
+#include "dependencies.hpp"      // IWYU pragma: export
+#include "error_handler.hpp"     // IWYU pragma: export
+#include "errors.hpp"            // IWYU pragma: export
+#include "executor.hpp"          // IWYU pragma: export
+#include "future.hpp"            // IWYU pragma: export
+#include "map.hpp"               // IWYU pragma: export
+#include "thread_pool.hpp"       // IWYU pragma: export
+#include "wait.hpp"              // IWYU pragma: export
+
+static_assert(confut::Executor<confut::ThreadPoolExecutor>,
+              "ThreadPoolExecutor must satisfy the Executor concept");

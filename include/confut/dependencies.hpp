@@ -1,0 +1,251 @@
+#pragma once
+/// @file dependencies.hpp
+/// Futures as arguments (Dask's `client.submit(add, x, y)`): any argument that is a
+/// `Future<T>`, or a `std::vector`, `std::array` or `std::tuple` holding futures (nested as
+/// deep as you like), is replaced by the value when the task runs. The task waits in no
+/// queue and on no thread until all its inputs are done.
+
+#include <array>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "errors.hpp"
+#include "future.hpp"
+
+namespace confut {
+
+namespace detail {
+
+/// How one argument type is passed to the task: `Value` is what the callable receives,
+/// `contains_futures` whether there is anything to wait for.
+template <class A>
+struct ArgumentUnwrap {
+  static constexpr bool contains_futures = false;
+  using Value = A;
+  static A&& take(A& argument) { return std::move(argument); }
+  template <class Visit>
+  static void visit(A&, Visit&&) {}
+};
+
+template <class T>
+struct ArgumentUnwrap<Future<T>> {
+  static_assert(!std::is_void_v<T>,
+                "confut: a Future<void> carries no value and cannot be passed as an argument; "
+                "wait for it before submitting, or make the task return a value");
+  static constexpr bool contains_futures = true;
+  using Value = T;
+  /// The callable sees the input's stored value without a copy.
+  static const T& take(Future<T>& argument) { return std::as_const(argument.state()->value()); }
+  template <class Visit>
+  static void visit(Future<T>& argument, Visit&& visit) {
+    visit(argument);
+  }
+};
+
+template <class E, class Alloc>
+struct ArgumentUnwrap<std::vector<E, Alloc>> {
+  using Element = ArgumentUnwrap<E>;
+  static constexpr bool contains_futures = Element::contains_futures;
+  using Value = std::conditional_t<contains_futures, std::vector<typename Element::Value>,
+                                   std::vector<E, Alloc>>;
+  static decltype(auto) take(std::vector<E, Alloc>& argument) {
+    if constexpr (contains_futures) {
+      Value values;
+      values.reserve(argument.size());
+      for (auto& element : argument) values.emplace_back(Element::take(element));
+      return values;
+    } else {
+      return std::move(argument);
+    }
+  }
+  template <class Visit>
+  static void visit(std::vector<E, Alloc>& argument, Visit&& visit) {
+    if constexpr (contains_futures) {
+      for (auto& element : argument) Element::visit(element, visit);
+    }
+  }
+};
+
+template <class E, std::size_t N>
+struct ArgumentUnwrap<std::array<E, N>> {
+  using Element = ArgumentUnwrap<E>;
+  static constexpr bool contains_futures = Element::contains_futures;
+  using Value =
+      std::conditional_t<contains_futures, std::array<typename Element::Value, N>, std::array<E, N>>;
+  static decltype(auto) take(std::array<E, N>& argument) {
+    if constexpr (contains_futures) {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return Value{typename Element::Value(Element::take(argument[I]))...};
+      }(std::make_index_sequence<N>{});
+    } else {
+      return std::move(argument);
+    }
+  }
+  template <class Visit>
+  static void visit(std::array<E, N>& argument, Visit&& visit) {
+    if constexpr (contains_futures) {
+      for (auto& element : argument) Element::visit(element, visit);
+    }
+  }
+};
+
+template <class... E>
+struct ArgumentUnwrap<std::tuple<E...>> {
+  static constexpr bool contains_futures = (ArgumentUnwrap<E>::contains_futures || ...);
+  using Value = std::conditional_t<contains_futures,
+                                   std::tuple<typename ArgumentUnwrap<E>::Value...>,
+                                   std::tuple<E...>>;
+  static decltype(auto) take(std::tuple<E...>& argument) {
+    if constexpr (contains_futures) {
+      return std::apply(
+          [](E&... elements) {
+            return Value(typename ArgumentUnwrap<E>::Value(ArgumentUnwrap<E>::take(elements))...);
+          },
+          argument);
+    } else {
+      return std::move(argument);
+    }
+  }
+  template <class Visit>
+  static void visit(std::tuple<E...>& argument, Visit&& visit) {
+    if constexpr (contains_futures) {
+      std::apply([&](E&... elements) { (ArgumentUnwrap<E>::visit(elements, visit), ...); },
+                 argument);
+    }
+  }
+};
+
+template <class... Args>
+inline constexpr bool any_future_argument = (ArgumentUnwrap<Args>::contains_futures || ...);
+
+/// What the callable is invoked with for a stored argument of type A.
+template <class A>
+using unwrapped_argument_t = decltype(ArgumentUnwrap<A>::take(std::declval<A&>()));
+
+/// The value type of a task `f(args...)` once futures are replaced by their values.
+template <class F, class... Args>
+using task_result_t =
+    std::remove_cvref_t<std::invoke_result_t<F&&, unwrapped_argument_t<std::decay_t<Args>>...>>;
+
+/// Is told when a waiting task's inputs are all done (an executor queues it then).
+class ReadySink {
+ public:
+  /// Takes over the one reference that the dependency phase held on `task`.
+  virtual void inputs_ready(StateBase& task) noexcept = 0;
+
+ protected:
+  ~ReadySink() = default;
+};
+
+/// The nodes a waiting task hangs on its unfinished inputs, and the count of those left.
+class DependencyBlock {
+ public:
+  DependencyBlock(StateBase& task, ReadySink& sink, std::vector<StateBase*> inputs)
+      : task_(task), sink_(sink), nodes_(inputs.size()) {
+    remaining_.store(static_cast<std::uint32_t>(inputs.size()) + 1, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      nodes_[i].block = this;
+      nodes_[i].input = inputs[i];
+      nodes_[i].fire = &DependencyBlock::input_done;
+      inputs[i]->retain();
+    }
+  }
+  DependencyBlock(const DependencyBlock&) = delete;
+  DependencyBlock& operator=(const DependencyBlock&) = delete;
+  ~DependencyBlock() { release_inputs(); }
+
+  /// Hangs the nodes on the inputs; the last input to finish hands the task to the sink.
+  void arm() noexcept {
+    for (auto& node : nodes_) node.input->add_continuation(&node);
+    count_down();
+  }
+
+  /// For a waiter that wants to run what this task needs: retains and lists the inputs
+  /// that are not done yet.
+  void collect_pending_inputs(StateBase** out, std::size_t capacity, std::size_t& count) noexcept {
+    SpinGuard guard(lock_);
+    if (inputs_released_) return;
+    for (auto& node : nodes_) {
+      if (count == capacity) return;
+      if (!node.input->done()) {
+        node.input->retain();
+        out[count++] = node.input;
+      }
+    }
+  }
+
+ private:
+  struct Node : Continuation {
+    DependencyBlock* block = nullptr;
+    StateBase* input = nullptr;
+  };
+
+  struct SpinGuard {
+    explicit SpinGuard(std::atomic_flag& flag) : flag_(flag) {
+      while (flag_.test_and_set(std::memory_order_acquire)) cpu_relax();
+    }
+    ~SpinGuard() { flag_.clear(std::memory_order_release); }
+    std::atomic_flag& flag_;
+  };
+
+  static void input_done(Continuation* self, StateBase& input) noexcept {
+    auto* block = static_cast<Node*>(self)->block;
+    const std::uint8_t code = input.code();
+    if (code == kFailed) {
+      input.mark_error_retrieved();  // the dependent carries it on
+      block->task_.fail_before_start(input.error());
+    } else if (code == kCancelled) {
+      block->task_.fail_before_start(std::make_exception_ptr(
+          CancelledError("an input of this task was cancelled: " + input.describe())));
+    }
+    block->count_down();
+  }
+
+  void count_down() noexcept {
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    release_inputs();  // every input is done: nothing left to help with, free them early
+    sink_.inputs_ready(task_);
+  }
+
+  void release_inputs() noexcept {
+    SpinGuard guard(lock_);
+    if (inputs_released_) return;
+    inputs_released_ = true;
+    for (auto& node : nodes_) node.input->release();
+  }
+
+  StateBase& task_;
+  ReadySink& sink_;
+  std::vector<Node> nodes_;
+  std::atomic<std::uint32_t> remaining_{0};
+  std::atomic_flag lock_;
+  bool inputs_released_ = false;
+};
+
+/// Lists the states behind every future in `args`; throws InvalidStateError for an empty one.
+template <class... Args>
+std::vector<StateBase*> future_inputs(std::tuple<Args...>& args) {
+  std::vector<StateBase*> inputs;
+  std::apply(
+      [&](Args&... each) {
+        (ArgumentUnwrap<Args>::visit(each,
+                                     [&](auto& future) {
+                                       if (!future.valid()) {
+                                         throw InvalidStateError(
+                                             "an empty Future was passed as a task argument");
+                                       }
+                                       inputs.push_back(future.state());
+                                     }),
+         ...);
+      },
+      args);
+  return inputs;
+}
+
+}  // namespace detail
+}  // namespace confut

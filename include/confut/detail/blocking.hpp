@@ -1,0 +1,142 @@
+#pragma once
+// How a thread waits for futures: a short spin, then (on a pool worker) running queued tasks,
+// then sleeping. Before a thread sleeps on a single future it records that edge in the
+// wait-for graph and walks the graph: a walk that comes back to itself is a deadlock.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../errors.hpp"
+#include "shared_state.hpp"
+#include "thread_context.hpp"
+
+namespace confut::detail {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = std::optional<Clock::time_point>;
+
+template <class Rep, class Period>
+Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
+  // Clamp huge timeouts so that now + timeout cannot overflow.
+  constexpr auto kForever = std::chrono::hours(24 * 365 * 100);
+  if (timeout > kForever) return std::nullopt;
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double, std::nano>(timeout));
+}
+
+/// Spin this long before sleeping: a kernel wake-up costs 10-20 us on a VM, a hand-off
+/// between spinning threads well under one.
+inline constexpr auto kSpinBeforeSleep = std::chrono::microseconds(20);
+/// Nested helping runs tasks on the waiter's stack; bound it so the stack cannot overflow.
+inline constexpr unsigned kMaxHelpDepth = 64;
+
+/// Walks the wait-for graph from `target`: the task behind it runs on some thread, which may
+/// itself wait for a future, and so on. Returns the tasks on the way when the walk leads back
+/// to a task running on `self` (a cycle), else nothing. Caller holds wait_graph_mutex().
+inline std::vector<StateBase*> find_wait_cycle(const ThreadContext& self, StateBase* target) {
+  std::vector<StateBase*> chain;
+  StateBase* state = target;
+  for (int hops = 0; hops < 64 && state != nullptr; ++hops) {
+    if (state->code() != kRunning) return {};
+    ThreadContext* runner = state->running_on.load(std::memory_order_acquire);
+    if (runner == nullptr) return {};
+    chain.push_back(state);
+    if (runner == &self) return chain;
+    state = runner->waiting_on;
+  }
+  return {};
+}
+
+/// Records what `context` is blocked on; throws DeadlockError when that edge closes a cycle.
+inline void set_waiting_on(ThreadContext& context, StateBase* target) {
+  std::lock_guard lock(wait_graph_mutex());
+  const std::vector<StateBase*> cycle = find_wait_cycle(context, target);
+  if (!cycle.empty()) {
+    const std::string waiter =
+        context.current_task != nullptr ? context.current_task->describe() : "a thread";
+    std::string message = "deadlock: " + waiter;
+    for (StateBase* state : cycle) message += " waits for " + state->describe() + ", which";
+    message += " waits for " + waiter + "; none of them can finish";
+    throw DeadlockError(message);
+  }
+  context.waiting_on = target;
+}
+
+/// Restores the thread's previous wait-for edge when a wait ends (also by exception).
+class WaitEdge {
+ public:
+  explicit WaitEdge(ThreadContext& context) : context_(context) {}
+  WaitEdge(const WaitEdge&) = delete;
+  WaitEdge& operator=(const WaitEdge&) = delete;
+  void record(StateBase* target) {
+    {
+      std::lock_guard lock(wait_graph_mutex());
+      previous_ = context_.waiting_on;
+    }
+    set_waiting_on(context_, target);
+    recorded_ = true;
+  }
+  bool recorded() const { return recorded_; }
+  ~WaitEdge() {
+    if (!recorded_) return;
+    std::lock_guard lock(wait_graph_mutex());
+    context_.waiting_on = previous_;
+  }
+
+ private:
+  ThreadContext& context_;
+  StateBase* previous_ = nullptr;
+  bool recorded_ = false;
+};
+
+/// Blocks until ready() is true or the deadline passes (returns false then). The caller has
+/// arranged for the thread's parker to be unparked whenever ready() may have changed.
+/// `awaited`, when the wait is for one future, lets a worker run that very task and lets the
+/// deadlock check know the edge. May throw DeadlockError.
+template <class Ready>
+bool block_until(Ready&& ready, const Deadline& deadline, StateBase* awaited) {
+  if (ready()) return true;
+  ThreadContext& context = this_thread_context();
+  Scheduler* const scheduler = context.help_depth < kMaxHelpDepth ? context.scheduler : nullptr;
+
+  if (scheduler == nullptr) {
+    const auto spin_end = Clock::now() + kSpinBeforeSleep;
+    for (unsigned i = 1;; ++i) {
+      cpu_relax();
+      if (ready()) return true;
+      if (i % 64 == 0 && Clock::now() >= spin_end) break;
+    }
+  }
+
+  WaitEdge edge(context);
+  while (true) {
+    if (ready()) return true;
+    if (deadline && Clock::now() >= *deadline) return false;
+    if (scheduler != nullptr && scheduler->help(awaited)) continue;
+    if (awaited != nullptr && !edge.recorded()) {
+      edge.record(awaited);  // may throw DeadlockError
+      continue;              // re-check: the state may have moved on meanwhile
+    }
+    if (scheduler != nullptr) scheduler->enter_idle(context);
+    if (!ready() && (scheduler == nullptr || !scheduler->has_work())) {
+      if (deadline) {
+        context.parker.park_until(*deadline);
+      } else {
+        context.parker.park();
+      }
+    }
+    if (scheduler != nullptr) scheduler->leave_idle(context);
+  }
+}
+
+/// Waits for one state; false on timeout.
+inline bool wait_for_state(StateBase& state, const Deadline& deadline) {
+  if (state.done()) return true;
+  ThreadContext& context = this_thread_context();
+  state.add_continuation(new UnparkOnDone(context));
+  return block_until([&] { return state.done(); }, deadline, &state);
+}
+
+}  // namespace confut::detail

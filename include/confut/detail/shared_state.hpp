@@ -1,0 +1,229 @@
+#pragma once
+// The shared state behind a Future: status, value or error, and the continuations that run
+// when it completes. A task is a shared state that also knows how to run itself (task.hpp).
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "../error_handler.hpp"
+#include "type_name.hpp"
+
+namespace confut::detail {
+
+struct ThreadContext;
+class Scheduler;
+struct StateBase;
+
+/// Life cycle of a shared state. Only the thread that moves a state out of a pending
+/// step (waiting/queued) owns the right to write its value or error.
+enum StateCode : std::uint8_t {
+  kWaiting = 0,     // a task whose input futures are not all done yet
+  kQueued = 1,      // ready to run, in some queue
+  kRunning = 2,     // claimed by a thread
+  kFinished = 3,    // has a value
+  kFailed = 4,      // has an error
+  kCancelled = 5,   // cancelled before it started
+  kCompleting = 6,  // being failed because an input failed; shown as pending
+};
+
+inline bool is_done(std::uint8_t code) {
+  return code == kFinished || code == kFailed || code == kCancelled;
+}
+
+/// Something to run once a state is done. Intrusive so that a task can embed the nodes it
+/// hangs on its inputs; `fire` owns the node from then on (it may delete it).
+struct Continuation {
+  Continuation* next = nullptr;
+  void (*fire)(Continuation* self, StateBase& done_state) noexcept = nullptr;
+};
+
+/// Marks a continuation list whose state has completed: late registrants run at once.
+inline constinit Continuation closed_list_marker{};
+
+struct StateBase {
+  StateBase() = default;
+  StateBase(const StateBase&) = delete;
+  StateBase& operator=(const StateBase&) = delete;
+  virtual ~StateBase() = default;
+
+  // ---- reference counting (a Future, a queue entry, a dependency each hold one) ----
+  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (code() == kFailed && !error_retrieved_.load(std::memory_order_relaxed)) {
+      report_unhandled_error(error_, "unobserved error in " + describe());
+    }
+    delete this;
+  }
+  void set_initial_refs(std::uint32_t n) noexcept { refs_.store(n, std::memory_order_relaxed); }
+
+  // ---- status ----
+  std::uint8_t code() const noexcept { return code_.load(std::memory_order_acquire); }
+  bool done() const noexcept { return is_done(code()); }
+  bool try_transition(std::uint8_t from, std::uint8_t to) noexcept {
+    return code_.compare_exchange_strong(from, to, std::memory_order_acq_rel);
+  }
+
+  /// Moves a pending state to cancelled; false when it already started or finished.
+  bool cancel() noexcept {
+    std::uint8_t current = code();
+    while (current == kWaiting || current == kQueued) {
+      if (code_.compare_exchange_weak(current, kCancelled, std::memory_order_acq_rel)) {
+        run_continuations();
+        return true;
+      }
+    }
+    return current == kCancelled;
+  }
+
+  /// Fails a task that has not started (its input failed). The caller gives the error.
+  bool fail_before_start(std::exception_ptr error) noexcept {
+    std::uint8_t current = code();
+    while (current == kWaiting || current == kQueued) {
+      if (code_.compare_exchange_weak(current, kCompleting, std::memory_order_acq_rel)) {
+        error_ = std::move(error);
+        publish(kFailed);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /// Called by the thread that claimed the state (kRunning) once the value or error is set.
+  void publish(std::uint8_t final_code) noexcept {
+    code_.store(final_code, std::memory_order_release);
+    run_continuations();
+  }
+
+  void set_error(std::exception_ptr error) noexcept { error_ = std::move(error); }
+  const std::exception_ptr& error() const noexcept { return error_; }
+  /// The error was handed to someone (result(), exception(), a dependent task).
+  void mark_error_retrieved() noexcept { error_retrieved_.store(true, std::memory_order_relaxed); }
+
+  // ---- continuations ----
+  void add_continuation(Continuation* node) noexcept {
+    Continuation* head = continuations_.load(std::memory_order_acquire);
+    do {
+      if (head == &closed_list_marker) {
+        node->fire(node, *this);
+        return;
+      }
+      node->next = head;
+    } while (!continuations_.compare_exchange_weak(head, node, std::memory_order_acq_rel,
+                                                   std::memory_order_acquire));
+  }
+
+  // ---- what a task adds; plain states keep these defaults ----
+  /// Runs the task on the calling thread; only after a successful claim (kQueued -> kRunning).
+  virtual void execute() noexcept {}
+  /// Retains and appends the not-yet-done input states of a waiting task (for helping).
+  virtual void collect_pending_inputs(StateBase** out, std::size_t capacity,
+                                      std::size_t& count) noexcept {
+    (void)out;
+    (void)capacity;
+    (void)count;
+  }
+  virtual std::string task_name() const { return {}; }
+  virtual std::string value_type_name() const = 0;
+
+  /// "task 12 'name' (Future<int>)", for messages.
+  std::string describe() const {
+    std::string text = id_ != 0 ? "task " + std::to_string(id_) : std::string("future");
+    const std::string name = task_name();
+    if (!name.empty()) text += " '" + name + "'";
+    return text + " (Future<" + value_type_name() + ">)";
+  }
+
+  /// The executor that owns the task, compared (never dereferenced) when helping.
+  const void* owner = nullptr;
+  /// Where the task runs: the thread context that claimed it (deadlock detection).
+  std::atomic<ThreadContext*> running_on{nullptr};
+  std::uint64_t id_ = 0;
+
+ private:
+  void run_continuations() noexcept {
+    Continuation* list = continuations_.exchange(&closed_list_marker, std::memory_order_acq_rel);
+    Continuation* in_order = nullptr;  // the list is LIFO; callbacks run in registration order
+    while (list != nullptr) {
+      Continuation* next = list->next;
+      list->next = in_order;
+      in_order = list;
+      list = next;
+    }
+    while (in_order != nullptr) {
+      Continuation* next = in_order->next;
+      in_order->fire(in_order, *this);
+      in_order = next;
+    }
+  }
+
+  std::atomic<std::uint32_t> refs_{1};
+  std::atomic<std::uint8_t> code_{kWaiting};
+  std::atomic<bool> error_retrieved_{false};
+  std::atomic<Continuation*> continuations_{nullptr};
+  std::exception_ptr error_;
+};
+
+/// A state that holds a T once finished.
+template <class T>
+struct State : StateBase {
+  State() noexcept {}
+  ~State() override {
+    if (code() == kFinished) std::destroy_at(&value_);
+  }
+  template <class... A>
+  void emplace_value(A&&... args) {
+    std::construct_at(&value_, std::forward<A>(args)...);
+  }
+  T& value() noexcept { return value_; }
+  std::string value_type_name() const override { return type_name<T>(); }
+
+ private:
+  union {
+    T value_;
+  };
+};
+
+template <>
+struct State<void> : StateBase {
+  std::string value_type_name() const override { return "void"; }
+};
+
+/// An owning pointer to a shared state (one reference).
+template <class S>
+class StateRef {
+ public:
+  StateRef() noexcept = default;
+  /// Takes over a reference the caller already holds.
+  static StateRef adopt(S* state) noexcept {
+    StateRef ref;
+    ref.state_ = state;
+    return ref;
+  }
+  StateRef(const StateRef& other) noexcept : state_(other.state_) {
+    if (state_ != nullptr) state_->retain();
+  }
+  StateRef(StateRef&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  StateRef& operator=(StateRef other) noexcept {
+    std::swap(state_, other.state_);
+    return *this;
+  }
+  ~StateRef() {
+    if (state_ != nullptr) state_->release();
+  }
+  S* get() const noexcept { return state_; }
+  S* operator->() const noexcept { return state_; }
+  S& operator*() const noexcept { return *state_; }
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+  S* detach() noexcept { return std::exchange(state_, nullptr); }
+
+ private:
+  S* state_ = nullptr;
+};
+
+}  // namespace confut::detail

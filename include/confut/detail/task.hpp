@@ -1,0 +1,125 @@
+#pragma once
+// A task: a shared state that owns the callable and its arguments until it runs.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#if __has_include(<dlfcn.h>)
+#include <dlfcn.h>
+#define CONFUT_HAVE_DLADDR 1
+#endif
+
+#include "../dependencies.hpp"
+#include "shared_state.hpp"
+#include "type_name.hpp"
+
+namespace confut::detail {
+
+/// The name of a function pointer's target where the symbol table has it, else its type.
+template <class F>
+std::string callable_name([[maybe_unused]] const void* function_address) {
+#if defined(CONFUT_HAVE_DLADDR)
+  if (function_address != nullptr) {
+    Dl_info info{};
+    if (dladdr(function_address, &info) != 0 && info.dli_sname != nullptr &&
+        info.dli_saddr == function_address) {
+      return demangle(info.dli_sname);
+    }
+  }
+#endif
+  return type_name<F>();
+}
+
+template <class F>
+inline constexpr bool is_function_pointer_v =
+    std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
+
+struct NoAddress {};
+
+template <class R, class F, class... Args>
+class Task final : public State<R> {
+ public:
+  template <class Fn, class... A>
+  explicit Task(Fn&& fn, A&&... args) {
+    std::construct_at(&closure_, std::forward<Fn>(fn), std::forward<A>(args)...);
+    if constexpr (is_function_pointer_v<F>) {
+      function_address_ = reinterpret_cast<const void*>(std::get<0>(closure_));
+    }
+  }
+
+  ~Task() override {
+    if (closure_alive_) std::destroy_at(&closure_);
+  }
+
+  std::tuple<F, Args...>& closure() noexcept { return closure_; }
+
+  /// Hangs the task on its unfinished input futures; `sink` gets it once they are done.
+  /// Returns false when there was nothing to wait for (the caller queues it at once).
+  bool wait_for_inputs(ReadySink& sink) {
+    if constexpr (!any_future_argument<Args...>) {
+      (void)sink;
+      return false;
+    } else {
+      std::vector<StateBase*> inputs = future_inputs(closure_);  // the callable has none
+      if (inputs.empty()) return false;
+      dependencies_ = std::make_unique<DependencyBlock>(*this, sink, std::move(inputs));
+      dependencies_->arm();
+      return true;
+    }
+  }
+
+  void execute() noexcept override {
+    std::uint8_t outcome = kFinished;
+    try {
+      if constexpr (std::is_void_v<R>) {
+        invoke();
+      } else {
+        this->emplace_value(invoke());
+      }
+    } catch (...) {
+      this->set_error(std::current_exception());
+      outcome = kFailed;
+    }
+    // Release the arguments (and input futures) before anyone sees the result.
+    std::destroy_at(&closure_);
+    closure_alive_ = false;
+    this->publish(outcome);
+  }
+
+  void collect_pending_inputs(StateBase** out, std::size_t capacity,
+                              std::size_t& count) noexcept override {
+    if (dependencies_) dependencies_->collect_pending_inputs(out, capacity, count);
+  }
+
+  std::string task_name() const override {
+    if constexpr (is_function_pointer_v<F>) {
+      return callable_name<F>(function_address_);
+    } else {
+      return callable_name<F>(nullptr);
+    }
+  }
+
+ private:
+  decltype(auto) invoke() {
+    return std::apply(
+        [](F& fn, Args&... args) -> decltype(auto) {
+          return std::invoke(std::move(fn), ArgumentUnwrap<Args>::take(args)...);
+        },
+        closure_);
+  }
+
+  union {
+    std::tuple<F, Args...> closure_;
+  };
+  bool closure_alive_ = true;
+  [[no_unique_address]] std::conditional_t<is_function_pointer_v<F>, const void*, NoAddress>
+      function_address_{};
+  std::unique_ptr<DependencyBlock> dependencies_;
+};
+
+}  // namespace confut::detail

@@ -1,0 +1,95 @@
+#pragma once
+// What confut knows about each thread that waits or runs tasks: its parker, the pool it works
+// for, the task it is running, and the future it is blocked on (the wait-for graph used to
+// detect deadlocks).
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "parker.hpp"
+#include "shared_state.hpp"
+
+namespace confut::detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+/// What a waiting pool worker asks of its pool.
+class Scheduler {
+ public:
+  /// Runs one queued task, preferring `awaited` and its inputs; false when none was found.
+  virtual bool help(StateBase* awaited) = 0;
+  /// From enter_idle until leave_idle, new work unparks this thread.
+  virtual void enter_idle(ThreadContext& context) = 0;
+  virtual void leave_idle(ThreadContext& context) = 0;
+  virtual bool has_work() const noexcept = 0;
+
+ protected:
+  ~Scheduler() = default;
+};
+
+struct ThreadContext {
+  void retain() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  std::atomic<std::uint32_t> refs{1};
+  Parker parker;
+  /// Set on pool workers: waiting there means helping.
+  Scheduler* scheduler = nullptr;
+  /// The innermost task this thread is running (tasks nest when a waiting worker helps).
+  StateBase* current_task = nullptr;
+  unsigned help_depth = 0;
+  /// The future this thread is blocked on; read and written under wait_graph_mutex().
+  StateBase* waiting_on = nullptr;
+};
+
+/// Guards every ThreadContext::waiting_on and the lifetime of contexts seen through a
+/// running task's `running_on`. Taken only on the slow path, before a thread sleeps.
+inline std::mutex& wait_graph_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+struct ThreadContextHolder {
+  ThreadContext* context = nullptr;
+  ~ThreadContextHolder() {
+    if (context == nullptr) return;
+    // A deadlock check may be reading this context under the graph lock: let it finish.
+    { std::lock_guard lock(wait_graph_mutex()); }
+    context->release();
+  }
+};
+
+inline thread_local ThreadContextHolder this_thread_context_holder;
+
+inline ThreadContext& this_thread_context() {
+  auto& holder = this_thread_context_holder;
+  if (holder.context == nullptr) holder.context = new ThreadContext;
+  return *holder.context;
+}
+
+/// A continuation that wakes one thread; holds the thread's context alive until it fires.
+struct UnparkOnDone : Continuation {
+  explicit UnparkOnDone(ThreadContext& target) : context(&target) {
+    context->retain();
+    fire = &UnparkOnDone::wake;
+  }
+  static void wake(Continuation* self, StateBase&) noexcept {
+    auto* node = static_cast<UnparkOnDone*>(self);
+    node->context->parker.unpark();
+    node->context->release();
+    delete node;
+  }
+  ThreadContext* context;
+};
+
+}  // namespace confut::detail

@@ -1,0 +1,267 @@
+#pragma once
+/// @file map.hpp
+/// `executor.map(fn, xs [, ys ...] [, MapOptions])`: Python's `Executor.map` — a lazy range of
+/// results in input order.
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <iterator>
+#include <optional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "detail/blocking.hpp"
+#include "errors.hpp"
+#include "future.hpp"
+
+namespace confut {
+
+/// Options for `map`, passed last: `ex.map(fn, xs, {.chunksize = 256})`.
+struct MapOptions {
+  /// A deadline counted from the map call: reaching an element that is not done by then
+  /// throws TimeoutError.
+  std::optional<std::chrono::steady_clock::duration> timeout{};
+  /// Elements per submitted task; raise it when each call is tiny.
+  std::size_t chunksize = 1;
+  /// At most this many tasks in flight (0: submit everything at once). With a limit the
+  /// input may be an unbounded range; the next task is submitted as a result is taken.
+  std::size_t buffersize = 0;
+};
+
+namespace detail {
+
+/// Holds an input range of `map`: an lvalue by reference, an rvalue by value. (Plain
+/// containers rather than std::views, which clang 14 cannot use with libstdc++ 12.)
+template <class R>
+class HeldRange {
+ public:
+  using Range = std::remove_cvref_t<R>;
+  explicit HeldRange(R&& range) {
+    if constexpr (std::is_lvalue_reference_v<R>) {
+      range_ = &range;
+    } else {
+      range_ = std::move(range);
+    }
+  }
+  auto& get() {
+    if constexpr (std::is_lvalue_reference_v<R>) {
+      return *range_;
+    } else {
+      return range_;
+    }
+  }
+
+ private:
+  std::conditional_t<std::is_lvalue_reference_v<R>, std::remove_reference_t<R>*, Range> range_;
+};
+
+/// A range of `fn(elements...)` results; iterate it once. Destroying it cancels the tasks
+/// that have not started.
+template <class Executor, class F, class... Ranges>
+class MapResults {
+  using Arguments = std::tuple<std::ranges::range_value_t<Ranges>...>;
+  using Result = std::invoke_result_t<F&, std::ranges::range_value_t<Ranges>&&...>;
+
+ public:
+  /// What iteration yields: the call's result, or std::monostate for void functions.
+  using value_type = std::conditional_t<std::is_void_v<Result>, std::monostate, Result>;
+
+ private:
+  /// One element's outcome, as a chunk returns it.
+  using Outcome = std::variant<value_type, std::exception_ptr>;
+  using Chunk = std::vector<Outcome>;
+  using InFlight = std::variant<Future<Result>, Future<Chunk>>;
+
+ public:
+  MapResults(Executor& executor, F fn, MapOptions options, Ranges&&... ranges)
+      : executor_(&executor),
+        fn_(std::move(fn)),
+        options_(options),
+        ranges_(HeldRange<Ranges>(std::forward<Ranges>(ranges))...),
+        cursors_(std::apply(
+            [](auto&... held) { return std::tuple(std::ranges::begin(held.get())...); },
+            ranges_)) {
+    if (options_.chunksize == 0) options_.chunksize = 1;
+    if (options_.timeout) deadline_ = deadline_after(*options_.timeout);
+    fill();
+  }
+
+  MapResults(const MapResults&) = delete;
+  MapResults& operator=(const MapResults&) = delete;
+  MapResults(MapResults&&) = default;
+  MapResults& operator=(MapResults&&) = default;
+
+  ~MapResults() { cancel_rest(); }
+
+  class iterator {
+   public:
+    using value_type = MapResults::value_type;
+    using difference_type = std::ptrdiff_t;
+
+    iterator() = default;
+    explicit iterator(MapResults* owner) : owner_(owner) {}
+
+    /// The element's value; rethrows the exception its call raised, or TimeoutError.
+    value_type operator*() const { return owner_->take_current(); }
+    iterator& operator++() {
+      owner_->advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
+
+   private:
+    bool at_end() const { return owner_ == nullptr || !owner_->current_; }
+    MapResults* owner_ = nullptr;
+  };
+
+  iterator begin() {
+    advance();
+    return iterator(this);
+  }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  bool input_exhausted() {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return ((std::get<I>(cursors_) == std::ranges::end(std::get<I>(ranges_).get())) || ...);
+    }(std::index_sequence_for<Ranges...>{});
+  }
+
+  Arguments next_arguments() {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      Arguments arguments(*std::get<I>(cursors_)...);
+      (++std::get<I>(cursors_), ...);
+      return arguments;
+    }(std::index_sequence_for<Ranges...>{});
+  }
+
+  /// Submits tasks until the buffer limit or the end of the input.
+  void fill() {
+    while (!stopped_ && !input_exhausted() &&
+           (options_.buffersize == 0 || in_flight_.size() < options_.buffersize)) {
+      if (options_.chunksize == 1) {
+        in_flight_.emplace_back(std::apply(
+            [&](auto&&... args) { return executor_->submit(fn_, std::move(args)...); },
+            next_arguments()));
+      } else {
+        std::vector<Arguments> chunk;
+        chunk.reserve(options_.chunksize);
+        while (chunk.size() < options_.chunksize && !input_exhausted()) {
+          chunk.push_back(next_arguments());
+        }
+        in_flight_.emplace_back(executor_->submit(&MapResults::run_chunk, fn_, std::move(chunk)));
+      }
+    }
+  }
+
+  static Chunk run_chunk(F fn, std::vector<Arguments> chunk) {
+    Chunk outcomes;
+    outcomes.reserve(chunk.size());
+    for (auto& arguments : chunk) {
+      try {
+        if constexpr (std::is_void_v<Result>) {
+          std::apply(fn, std::move(arguments));
+          outcomes.emplace_back(std::in_place_index<0>);
+        } else {
+          outcomes.emplace_back(std::in_place_index<0>, std::apply(fn, std::move(arguments)));
+        }
+      } catch (...) {
+        outcomes.emplace_back(std::in_place_index<1>, std::current_exception());
+      }
+    }
+    return outcomes;
+  }
+
+  /// Makes the next element current; none is left at the end.
+  void advance() {
+    current_.reset();
+    if (chunk_position_ < chunk_.size()) {
+      current_ = std::move(chunk_[chunk_position_++]);
+      return;
+    }
+    chunk_.clear();
+    chunk_position_ = 0;
+    if (in_flight_.empty()) return;
+    InFlight next = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    std::visit([&](auto& future) { take_from(future); }, next);
+    if (!stopped_) fill();
+  }
+
+  template <class Value>
+  void take_from(Future<Value>& future) {
+    if (!wait_for_state(*future.state(), deadline_)) {
+      // Python's map gives up on the whole iteration once the deadline passes.
+      current_ = Outcome(std::in_place_index<1>,
+                         std::make_exception_ptr(TimeoutError("map(): timed out")));
+      stopped_ = true;
+      cancel_rest();
+      return;
+    }
+    if constexpr (std::is_same_v<Value, Chunk>) {
+      if (std::exception_ptr error = future.exception()) {  // the chunk task itself failed
+        current_ = Outcome(std::in_place_index<1>, error);
+        return;
+      }
+      chunk_ = std::move(const_cast<Chunk&>(future.result()));
+      current_ = std::move(chunk_[chunk_position_++]);
+    } else {
+      try {
+        if constexpr (std::is_void_v<Result>) {
+          future.result();
+          current_ = Outcome(std::in_place_index<0>);
+        } else {
+          current_ = Outcome(std::in_place_index<0>, future.result());
+        }
+      } catch (...) {
+        current_ = Outcome(std::in_place_index<1>, std::current_exception());
+      }
+    }
+  }
+
+  value_type take_current() {
+    if (!current_) throw InvalidStateError("map(): no current element");
+    if (current_->index() == 1) std::rethrow_exception(std::get<1>(*current_));
+    return std::move(std::get<0>(*current_));
+  }
+
+  void cancel_rest() {
+    for (auto& entry : in_flight_) {
+      std::visit(
+          [](auto& future) {
+            if (future.valid()) future.cancel();
+          },
+          entry);
+    }
+    in_flight_.clear();
+  }
+
+  Executor* executor_;
+  F fn_;
+  MapOptions options_;
+  std::tuple<HeldRange<Ranges>...> ranges_;
+  std::tuple<std::ranges::iterator_t<std::remove_reference_t<Ranges>&>...> cursors_;
+  Deadline deadline_;
+  std::deque<InFlight> in_flight_;
+  Chunk chunk_;
+  std::size_t chunk_position_ = 0;
+  std::optional<Outcome> current_;
+  bool stopped_ = false;  // after a timeout: submit nothing more
+};
+
+/// Builds the lazy range for `executor.map`.
+template <class Executor, class F, class... Ranges>
+auto map_on(Executor& executor, F fn, MapOptions options, Ranges&&... ranges) {
+  return MapResults<Executor, F, Ranges...>(executor, std::move(fn), options,
+                                            std::forward<Ranges>(ranges)...);
+}
+
+}  // namespace detail
+}  // namespace confut

@@ -1,0 +1,515 @@
+#pragma once
+/// @file thread_pool.hpp
+/// `ThreadPoolExecutor`: runs tasks on a fixed set of worker threads, like Python's
+/// `concurrent.futures.ThreadPoolExecutor`, with work stealing and futures as arguments.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if __has_include(<pthread.h>)
+#include <pthread.h>
+#endif
+
+#include "dependencies.hpp"
+#include "detail/blocking.hpp"
+#include "detail/injection_queue.hpp"
+#include "detail/task.hpp"
+#include "detail/thread_context.hpp"
+#include "detail/work_stealing_deque.hpp"
+#include "errors.hpp"
+#include "future.hpp"
+#include "map.hpp"
+
+namespace confut {
+
+/// Options for ThreadPoolExecutor, all optional:
+/// @code
+/// confut::ThreadPoolExecutor ex({.max_workers = 4, .thread_name_prefix = "io",
+///                                .initializer = [] { open_connection(); }});
+/// @endcode
+struct ThreadPoolOptions {
+  /// Number of worker threads; 0 means one per hardware thread.
+  std::size_t max_workers = 0;
+  /// Workers are named "<prefix>-<index>" (visible in debuggers and `top -H`).
+  std::string thread_name_prefix = "confut";
+  /// Runs once in every worker before it takes tasks. If it throws, the pool is broken:
+  /// pending tasks fail and later submits throw BrokenExecutor.
+  std::function<void()> initializer;
+};
+
+/// A pool of worker threads. `submit(f, args...)` returns a Future at once; arguments that are
+/// futures are replaced by their values, and the task runs only once they are done.
+///
+/// Scheduling: each worker owns a work-stealing deque (tasks submitted from inside a task go
+/// there); submits from other threads go through a shared queue. Idle workers spin briefly,
+/// then sleep. A worker that waits on a future runs queued tasks meanwhile, the awaited one
+/// first, so nested waits do not deadlock; a real cycle of waits throws DeadlockError.
+///
+/// Thread safety: every member may be called from any thread, including from tasks.
+class ThreadPoolExecutor final : private detail::Scheduler, private detail::ReadySink {
+ public:
+  explicit ThreadPoolExecutor(std::size_t max_workers = 0)
+      : ThreadPoolExecutor(make_options(max_workers)) {}
+
+  explicit ThreadPoolExecutor(ThreadPoolOptions options)
+      : options_(std::move(options)),
+        worker_count_(options_.max_workers != 0
+                          ? options_.max_workers
+                          : std::max(1u, std::thread::hardware_concurrency())),
+        workers_ready_(static_cast<std::ptrdiff_t>(worker_count_)) {
+    workers_.reserve(worker_count_);
+    for (std::size_t i = 0; i < worker_count_; ++i) workers_.push_back(std::make_unique<Worker>());
+    for (std::size_t i = 0; i < worker_count_; ++i) {
+      workers_[i]->thread = std::thread([this, i] { worker_main(i); });
+    }
+  }
+
+  ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
+  ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
+
+  /// Shuts down and waits for every submitted task to finish.
+  ~ThreadPoolExecutor() { shutdown(true, false); }
+
+  /// Schedules `fn(args...)` and returns its future at once. Throws ExecutorShutdownError
+  /// after shutdown() and BrokenExecutor once the pool is broken.
+  template <class F, class... Args>
+    requires std::invocable<F&&, detail::unwrapped_argument_t<std::decay_t<Args>>...>
+  Future<detail::task_result_t<F, Args...>> submit(F&& fn, Args&&... args) {
+    using R = detail::task_result_t<F, Args...>;
+    using TaskType = detail::Task<R, std::decay_t<F>, std::decay_t<Args>...>;
+
+    SubmitGuard guard(*this);  // throws when not accepting tasks
+    auto* task = new TaskType(std::forward<F>(fn), std::forward<Args>(args)...);
+    task->owner = this;
+    task->id_ = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+    task->set_initial_refs(2);  // the returned future, and the pool until the task is retired
+    Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
+
+    if constexpr (detail::any_future_argument<std::decay_t<Args>...>) {
+      waiting_tasks_.fetch_add(1, std::memory_order_relaxed);
+      bool waiting = false;
+      try {
+        waiting = task->wait_for_inputs(*this);
+      } catch (...) {
+        waiting_tasks_.fetch_sub(1, std::memory_order_relaxed);
+        task->release();
+        throw;
+      }
+      if (waiting) return future;  // inputs_ready() queues it
+      waiting_tasks_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    task->try_transition(detail::kWaiting, detail::kQueued);
+    enqueue(task);
+    return future;
+  }
+
+  /// Lazily yields `fn(x, y, ...)` for the elements of the (zipped) ranges, in input order.
+  /// See MapOptions for timeout, chunksize and buffersize.
+  template <class F, std::ranges::input_range R1>
+  auto map(F fn, R1&& r1, MapOptions options = {}) {
+    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1));
+  }
+  template <class F, std::ranges::input_range R1, std::ranges::input_range R2>
+  auto map(F fn, R1&& r1, R2&& r2, MapOptions options = {}) {
+    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1),
+                          std::forward<R2>(r2));
+  }
+  template <class F, std::ranges::input_range R1, std::ranges::input_range R2,
+            std::ranges::input_range R3>
+  auto map(F fn, R1&& r1, R2&& r2, R3&& r3, MapOptions options = {}) {
+    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1),
+                          std::forward<R2>(r2), std::forward<R3>(r3));
+  }
+
+  /// Stops accepting tasks. With `wait`, returns once every accepted task has finished and
+  /// the workers have exited. With `cancel_futures`, tasks that have not started are
+  /// cancelled. Idempotent; the destructor calls shutdown(true).
+  void shutdown(bool wait = true, bool cancel_futures = false) {
+    std::uint8_t expected = kAccepting;
+    lifecycle_.compare_exchange_strong(expected, kShutDown, std::memory_order_seq_cst);
+    if (cancel_futures) {
+      cancelling_.store(true, std::memory_order_seq_cst);
+      for (detail::StateBase* task : injection_.drain()) retire(task, /*cancel=*/true);
+    }
+    wake_all();
+    if (wait) join_workers();
+  }
+
+  std::size_t max_workers() const noexcept { return worker_count_; }
+
+ private:
+  static constexpr std::uint8_t kAccepting = 0;
+  static constexpr std::uint8_t kShutDown = 1;
+  static constexpr std::uint8_t kBroken = 2;
+  static constexpr std::size_t kBatch = 32;
+  static constexpr auto kSpinBeforeSleep = std::chrono::microseconds(50);
+
+  static ThreadPoolOptions make_options(std::size_t max_workers) {
+    ThreadPoolOptions options;
+    options.max_workers = max_workers;
+    return options;
+  }
+
+  struct Worker {
+    std::thread thread;
+    detail::WorkStealingDeque<detail::StateBase*> deque;
+    std::size_t steal_cursor = 0;  // where the next steal attempt starts; owner only
+  };
+
+  /// Which pool, if any, the current thread works for.
+  struct WorkerIdentity {
+    const ThreadPoolExecutor* pool = nullptr;
+    std::size_t index = 0;
+  };
+  static WorkerIdentity& this_worker() {
+    static thread_local WorkerIdentity identity;
+    return identity;
+  }
+  Worker* current_worker() const {
+    const WorkerIdentity& identity = this_worker();
+    return identity.pool == this ? workers_[identity.index].get() : nullptr;
+  }
+
+  /// Counts submits in progress, so that shutdown cannot slip between a submit's check and
+  /// its push (the workers would exit and leave the task behind).
+  class SubmitGuard {
+   public:
+    explicit SubmitGuard(ThreadPoolExecutor& pool) : pool_(pool) {
+      pool_.submits_in_progress_.fetch_add(1, std::memory_order_seq_cst);
+      const std::uint8_t state = pool_.lifecycle_.load(std::memory_order_seq_cst);
+      if (state != kAccepting) {
+        pool_.submits_in_progress_.fetch_sub(1, std::memory_order_seq_cst);
+        if (state == kBroken) throw BrokenExecutor(pool_.broken_reason());
+        throw ExecutorShutdownError();
+      }
+    }
+    SubmitGuard(const SubmitGuard&) = delete;
+    SubmitGuard& operator=(const SubmitGuard&) = delete;
+    ~SubmitGuard() { pool_.submits_in_progress_.fetch_sub(1, std::memory_order_seq_cst); }
+
+   private:
+    ThreadPoolExecutor& pool_;
+  };
+
+  // ---- queues and wake-ups ----
+
+  void enqueue(detail::StateBase* task) {
+    if (Worker* worker = current_worker()) {
+      worker->deque.push(task);
+    } else {
+      injection_.push(task);
+    }
+    notify_work();
+  }
+
+  /// Wakes a sleeping worker unless one is spinning (it will find the task). The fence pairs
+  /// with the one in enter_idle: either the sleeper sees the task or we see the sleeper.
+  void notify_work() {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (spinning_.load(std::memory_order_relaxed) == 0 &&
+        idle_count_.load(std::memory_order_relaxed) > 0) {
+      wake_one();
+    }
+  }
+
+  void wake_one() {
+    detail::ThreadContext* sleeper = nullptr;
+    {
+      std::lock_guard lock(idle_mutex_);
+      if (idle_.empty()) return;
+      sleeper = idle_.back();
+      idle_.pop_back();
+      idle_count_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    sleeper->parker.unpark();
+  }
+
+  void wake_all() {
+    std::vector<detail::ThreadContext*> sleepers;
+    {
+      std::lock_guard lock(idle_mutex_);
+      sleepers.swap(idle_);
+      idle_count_.store(0, std::memory_order_relaxed);
+    }
+    for (auto* sleeper : sleepers) sleeper->parker.unpark();
+  }
+
+  void enter_idle(detail::ThreadContext& context) override {
+    {
+      std::lock_guard lock(idle_mutex_);
+      idle_.push_back(&context);
+      idle_count_.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+
+  void leave_idle(detail::ThreadContext& context) override {
+    std::lock_guard lock(idle_mutex_);
+    auto it = std::find(idle_.begin(), idle_.end(), &context);
+    if (it != idle_.end()) {
+      idle_.erase(it);
+      idle_count_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+  bool has_work() const noexcept override {
+    if (injection_.approximate_size() != 0) return true;
+    for (const auto& worker : workers_) {
+      if (!worker->deque.empty()) return true;
+    }
+    return false;
+  }
+
+  /// Own deque first (newest), then a batch from the shared queue, then steal (oldest).
+  detail::StateBase* find_task(Worker& self) {
+    if (detail::StateBase* task = self.deque.pop()) return task;
+    detail::StateBase* batch[kBatch];
+    const std::size_t share = injection_.approximate_size() / worker_count_ + 1;
+    if (std::size_t taken = injection_.pop_batch(batch, std::min(kBatch, share))) {
+      for (std::size_t i = taken - 1; i > 0; --i) self.deque.push(batch[i]);
+      return batch[0];
+    }
+    const std::size_t start = ++self.steal_cursor;
+    for (std::size_t i = 0; i < worker_count_; ++i) {
+      Worker& victim = *workers_[(start + i) % worker_count_];
+      if (&victim == &self) continue;
+      if (detail::StateBase* task = victim.deque.steal()) return task;
+    }
+    return nullptr;
+  }
+
+  // ---- running tasks ----
+
+  /// Runs a task taken from a queue, or drops it when it was cancelled or claimed by a
+  /// waiting worker meanwhile; then lets go of the queue's reference.
+  void run_queued(detail::StateBase* task, detail::ThreadContext& context) {
+    if (lifecycle_.load(std::memory_order_relaxed) == kBroken) {
+      task->fail_before_start(std::make_exception_ptr(BrokenExecutor(broken_reason())));
+    } else if (cancelling_.load(std::memory_order_relaxed)) {
+      task->cancel();
+    } else if (task->try_transition(detail::kQueued, detail::kRunning)) {
+      execute_claimed(*task, context);
+    }
+    task->release();
+  }
+
+  static void execute_claimed(detail::StateBase& task, detail::ThreadContext& context) {
+    task.running_on.store(&context, std::memory_order_release);
+    detail::StateBase* outer = std::exchange(context.current_task, &task);
+    task.execute();
+    context.current_task = outer;
+  }
+
+  void retire(detail::StateBase* task, bool cancel) {
+    if (cancel) task->cancel();
+    task->release();
+  }
+
+  /// A waiting worker runs the awaited task itself if it is still queued here, else one of
+  /// its unfinished inputs, else any queued task.
+  bool help(detail::StateBase* awaited) override {
+    detail::ThreadContext& context = detail::this_thread_context();
+    Worker* self = current_worker();
+    if (self == nullptr) return false;
+    ++context.help_depth;
+    struct DepthGuard {
+      detail::ThreadContext& context;
+      ~DepthGuard() { --context.help_depth; }
+    } depth_guard{context};
+    if (awaited != nullptr && run_subgraph(*awaited, context, 3)) return true;
+    if (detail::StateBase* task = find_task(*self)) {
+      run_queued(task, context);
+      return true;
+    }
+    return false;
+  }
+
+  bool run_subgraph(detail::StateBase& state, detail::ThreadContext& context, int depth) {
+    if (state.owner == this && state.code() == detail::kQueued &&
+        lifecycle_.load(std::memory_order_relaxed) == kAccepting &&
+        !cancelling_.load(std::memory_order_relaxed) &&
+        state.try_transition(detail::kQueued, detail::kRunning)) {
+      execute_claimed(state, context);  // its queue entry is dropped when popped
+      return true;
+    }
+    if (depth == 0 || state.code() != detail::kWaiting) return false;
+    constexpr std::size_t kMaxInputs = 16;
+    detail::StateBase* inputs[kMaxInputs];
+    std::size_t count = 0;
+    state.collect_pending_inputs(inputs, kMaxInputs, count);
+    bool ran = false;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (!ran) ran = run_subgraph(*inputs[i], context, depth - 1);
+      inputs[i]->release();
+    }
+    return ran;
+  }
+
+  /// ReadySink: the last input of a waiting task is done.
+  void inputs_ready(detail::StateBase& task) noexcept override {
+    if (!task.try_transition(detail::kWaiting, detail::kQueued)) {
+      task.release();  // it failed (an input failed) or was cancelled meanwhile
+    } else if (lifecycle_.load(std::memory_order_relaxed) == kBroken) {
+      task.fail_before_start(std::make_exception_ptr(BrokenExecutor(broken_reason())));
+      task.release();
+    } else if (cancelling_.load(std::memory_order_relaxed)) {
+      task.cancel();
+      task.release();
+    } else {
+      enqueue(&task);
+    }
+    // After the push: a worker that sees the count drop to zero also sees the task.
+    if (waiting_tasks_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        lifecycle_.load(std::memory_order_seq_cst) != kAccepting) {
+      wake_all();
+    }
+  }
+
+  // ---- workers ----
+
+  bool may_exit() const {
+    return lifecycle_.load(std::memory_order_seq_cst) != kAccepting &&
+           submits_in_progress_.load(std::memory_order_seq_cst) == 0 &&
+           waiting_tasks_.load(std::memory_order_seq_cst) == 0 && !has_work();
+  }
+
+  void worker_main(std::size_t index) {
+    this_worker() = WorkerIdentity{this, index};
+    detail::ThreadContext& context = detail::this_thread_context();
+    context.scheduler = this;
+    name_thread(index);
+    run_initializer();
+    Worker& self = *workers_[index];
+
+    while (true) {
+      if (detail::StateBase* task = find_task(self)) {
+        run_queued(task, context);
+        continue;
+      }
+      if (detail::StateBase* task = spin_for_task(self)) {
+        run_queued(task, context);
+        continue;
+      }
+      if (may_exit()) break;
+      enter_idle(context);
+      if (!has_work() && !may_exit()) context.parker.park();
+      leave_idle(context);
+    }
+    context.scheduler = nullptr;
+    this_worker() = WorkerIdentity{};
+    wake_all();  // a worker that exits may have been the one others were waiting for
+  }
+
+  /// Looks for work for a short while before sleeping; a hand-off between spinning threads
+  /// costs far less than a kernel wake-up. At most half the workers spin at once.
+  detail::StateBase* spin_for_task(Worker& self) {
+    const std::size_t max_spinners = std::max<std::size_t>(1, worker_count_ / 2);
+    if (spinning_.fetch_add(1, std::memory_order_seq_cst) >= max_spinners) {
+      spinning_.fetch_sub(1, std::memory_order_seq_cst);
+      return nullptr;
+    }
+    detail::StateBase* found = nullptr;
+    const auto spin_end = detail::Clock::now() + kSpinBeforeSleep;
+    for (unsigned i = 1; found == nullptr; ++i) {
+      detail::cpu_relax();
+      if (has_work()) found = find_task(self);
+      if (i % 32 == 0) {
+        if (detail::Clock::now() >= spin_end) break;
+        std::this_thread::yield();  // on few cores, let the submitting thread run
+      }
+    }
+    // The last spinner to find work wakes a sleeper, so that more workers join in.
+    if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && found != nullptr) notify_work();
+    return found;
+  }
+
+  void run_initializer() {
+    if (options_.initializer) {
+      try {
+        options_.initializer();
+      } catch (...) {
+        break_pool(std::current_exception());
+      }
+    }
+    // No task runs before every initializer has succeeded (or one failed).
+    workers_ready_.arrive_and_wait();
+  }
+
+  void break_pool(std::exception_ptr error) {
+    {
+      std::lock_guard lock(broken_mutex_);
+      if (broken_reason_.empty()) {
+        broken_reason_ = "a worker initializer failed, the pool is broken: " +
+                         detail::describe_exception(error);
+      }
+    }
+    std::uint8_t expected = kAccepting;
+    if (!lifecycle_.compare_exchange_strong(expected, kBroken, std::memory_order_seq_cst)) {
+      lifecycle_.store(kBroken, std::memory_order_seq_cst);
+    }
+    wake_all();
+  }
+
+  std::string broken_reason() const {
+    std::lock_guard lock(broken_mutex_);
+    return broken_reason_;
+  }
+
+  void name_thread(std::size_t index) const {
+#if defined(__linux__)
+    std::string name = options_.thread_name_prefix + "-" + std::to_string(index);
+    name.resize(std::min<std::size_t>(name.size(), 15));  // the kernel's limit
+    pthread_setname_np(pthread_self(), name.c_str());
+#else
+    (void)index;
+#endif
+  }
+
+  void join_workers() {
+    std::lock_guard lock(join_mutex_);
+    for (auto& worker : workers_) {
+      if (!worker->thread.joinable()) continue;
+      if (worker->thread.get_id() == std::this_thread::get_id()) {
+        worker->thread.detach();  // shut down from one of its own tasks: cannot join itself
+      } else {
+        worker->thread.join();
+      }
+    }
+  }
+
+  ThreadPoolOptions options_;
+  const std::size_t worker_count_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  detail::InjectionQueue<detail::StateBase*> injection_;
+  std::latch workers_ready_;
+
+  alignas(64) std::atomic<std::uint64_t> next_task_id_{0};
+  std::atomic<std::uint32_t> submits_in_progress_{0};
+  alignas(64) std::atomic<std::uint32_t> waiting_tasks_{0};
+  std::atomic<std::uint8_t> lifecycle_{kAccepting};
+  std::atomic<bool> cancelling_{false};
+  alignas(64) std::atomic<std::uint32_t> spinning_{0};
+  std::atomic<std::uint32_t> idle_count_{0};
+
+  std::mutex idle_mutex_;
+  std::vector<detail::ThreadContext*> idle_;
+  mutable std::mutex broken_mutex_;
+  std::string broken_reason_;
+  std::mutex join_mutex_;
+};
+
+}  // namespace confut

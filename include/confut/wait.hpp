@@ -1,0 +1,165 @@
+#pragma once
+/// @file wait.hpp
+/// `wait(futures [, return_when] [, timeout])`: Python's `concurrent.futures.wait`.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <initializer_list>
+#include <optional>
+#include <ranges>
+#include <vector>
+
+#include "detail/blocking.hpp"
+#include "detail/thread_context.hpp"
+#include "future.hpp"
+
+namespace confut {
+
+/// When `wait` returns.
+enum class ReturnWhen { first_completed, first_exception, all_completed };
+/// As soon as any future is done (or cancelled).
+inline constexpr ReturnWhen FIRST_COMPLETED = ReturnWhen::first_completed;
+/// As soon as any future fails with an exception; like ALL_COMPLETED if none does.
+inline constexpr ReturnWhen FIRST_EXCEPTION = ReturnWhen::first_exception;
+/// When every future is done.
+inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::all_completed;
+
+/// The two parts of the futures that were waited on, each in input order.
+template <class T>
+struct WaitResult {
+  std::vector<Future<T>> done;
+  std::vector<Future<T>> not_done;
+};
+
+namespace detail {
+
+/// Counts completions for one FIRST_* wait and wakes the waiting thread.
+struct WaitGroup {
+  void retain() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      waiter->release();
+      delete this;
+    }
+  }
+  std::atomic<std::uint32_t> refs{1};
+  std::atomic<std::size_t> completed{0};
+  std::atomic<bool> any_failed{false};
+  ThreadContext* waiter = nullptr;
+};
+
+struct WaitGroupNode : Continuation {
+  explicit WaitGroupNode(WaitGroup& owner) : group(&owner) {
+    group->retain();
+    fire = &WaitGroupNode::done;
+  }
+  static void done(Continuation* self, StateBase& state) noexcept {
+    auto* node = static_cast<WaitGroupNode*>(self);
+    if (state.code() == kFailed) node->group->any_failed.store(true, std::memory_order_release);
+    node->group->completed.fetch_add(1, std::memory_order_acq_rel);
+    node->group->waiter->parker.unpark();
+    node->group->release();
+    delete node;
+  }
+  WaitGroup* group;
+};
+
+template <class T>
+WaitResult<T> wait_impl(const std::vector<Future<T>>& futures, ReturnWhen when,
+                        const Deadline& deadline) {
+  for (const auto& future : futures) {
+    if (!future.valid()) throw InvalidStateError("wait(): an empty Future was given");
+  }
+  if (when == ReturnWhen::all_completed) {
+    // One at a time: each wait can help run that task and takes part in deadlock detection.
+    for (const auto& future : futures) {
+      if (!wait_for_state(*future.state(), deadline)) break;
+    }
+  } else {
+    auto* group = new WaitGroup;
+    group->waiter = &this_thread_context();
+    group->waiter->retain();
+    bool ready = false;
+    std::size_t pending = 0;
+    for (const auto& future : futures) {
+      const std::uint8_t code = future.state()->code();
+      if (is_done(code)) {
+        if (when == ReturnWhen::first_completed || code == kFailed) ready = true;
+      } else {
+        ++pending;
+      }
+    }
+    if (!ready && pending > 0) {
+      for (const auto& future : futures) {
+        if (!future.done()) future.state()->add_continuation(new WaitGroupNode(*group));
+      }
+      block_until(
+          [&] {
+            const std::size_t completed = group->completed.load(std::memory_order_acquire);
+            if (completed >= pending) return true;
+            if (when == ReturnWhen::first_completed) return completed > 0;
+            return group->any_failed.load(std::memory_order_acquire);
+          },
+          deadline, nullptr);
+    }
+    group->release();
+  }
+  WaitResult<T> result;
+  for (const auto& future : futures) {
+    (future.done() ? result.done : result.not_done).push_back(future);
+  }
+  return result;
+}
+
+template <class Range>
+using range_future_value_t = typename std::ranges::range_value_t<Range>::value_type;
+
+template <class Range>
+auto to_future_vector(const Range& futures) {
+  return std::vector<Future<range_future_value_t<Range>>>(std::ranges::begin(futures),
+                                                          std::ranges::end(futures));
+}
+
+}  // namespace detail
+
+/// Waits for the futures (any range of Future<T>) and returns them split into `done` and
+/// `not_done`. A timeout does not throw: it returns the split as it stands then.
+/// @code
+/// auto [done, not_done] = confut::wait(futures, confut::FIRST_COMPLETED);
+/// @endcode
+template <std::ranges::input_range Range>
+  requires is_future_v<std::ranges::range_value_t<Range>>
+auto wait(const Range& futures, ReturnWhen return_when = ALL_COMPLETED) {
+  return detail::wait_impl(detail::to_future_vector(futures), return_when, std::nullopt);
+}
+
+template <std::ranges::input_range Range, class Rep, class Period>
+  requires is_future_v<std::ranges::range_value_t<Range>>
+auto wait(const Range& futures, std::chrono::duration<Rep, Period> timeout) {
+  return detail::wait_impl(detail::to_future_vector(futures), ALL_COMPLETED,
+                           detail::deadline_after(timeout));
+}
+
+template <std::ranges::input_range Range, class Rep, class Period>
+  requires is_future_v<std::ranges::range_value_t<Range>>
+auto wait(const Range& futures, ReturnWhen return_when,
+          std::chrono::duration<Rep, Period> timeout) {
+  return detail::wait_impl(detail::to_future_vector(futures), return_when,
+                           detail::deadline_after(timeout));
+}
+
+template <class T>
+WaitResult<T> wait(std::initializer_list<Future<T>> futures,
+                   ReturnWhen return_when = ALL_COMPLETED) {
+  return detail::wait_impl(std::vector<Future<T>>(futures), return_when, std::nullopt);
+}
+
+template <class T, class Rep, class Period>
+WaitResult<T> wait(std::initializer_list<Future<T>> futures, ReturnWhen return_when,
+                   std::chrono::duration<Rep, Period> timeout) {
+  return detail::wait_impl(std::vector<Future<T>>(futures), return_when,
+                           detail::deadline_after(timeout));
+}
+
+}  // namespace confut
