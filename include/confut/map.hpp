@@ -76,7 +76,11 @@ class MapResults {
   /// One element's outcome, as a chunk returns it.
   using Outcome = std::variant<value_type, std::exception_ptr>;
   using Chunk = std::vector<Outcome>;
-  using InFlight = std::variant<Future<Result>, Future<Chunk>>;
+  /// A submitted task: one element (chunksize 1) or a chunk of them; the other is empty.
+  struct InFlight {
+    Future<Result> single;
+    Future<Chunk> chunk;
+  };
 
  public:
   MapResults(Executor& executor, F fn, MapOptions options, Ranges&&... ranges)
@@ -147,16 +151,19 @@ class MapResults {
     while (!stopped_ && !input_exhausted() &&
            (options_.buffersize == 0 || in_flight_.size() < options_.buffersize)) {
       if (options_.chunksize == 1) {
-        in_flight_.emplace_back(std::apply(
-            [&](auto&&... args) { return executor_->submit(fn_, std::move(args)...); },
-            next_arguments()));
+        in_flight_.push_back({std::apply(
+                                  [&](auto&&... args) {
+                                    return executor_->submit(fn_, std::move(args)...);
+                                  },
+                                  next_arguments()),
+                              {}});
       } else {
         std::vector<Arguments> chunk;
         chunk.reserve(options_.chunksize);
         while (chunk.size() < options_.chunksize && !input_exhausted()) {
           chunk.push_back(next_arguments());
         }
-        in_flight_.emplace_back(executor_->submit(&MapResults::run_chunk, fn_, std::move(chunk)));
+        in_flight_.push_back({{}, executor_->submit(&MapResults::run_chunk, fn_, std::move(chunk))});
       }
     }
   }
@@ -191,7 +198,11 @@ class MapResults {
     if (in_flight_.empty()) return;
     InFlight next = std::move(in_flight_.front());
     in_flight_.pop_front();
-    std::visit([&](auto& future) { take_from(future); }, next);
+    if (next.single.valid()) {
+      take_from(next.single);
+    } else {
+      take_from(next.chunk);
+    }
     if (!stopped_) fill();
   }
 
@@ -234,11 +245,8 @@ class MapResults {
 
   void cancel_rest() {
     for (auto& entry : in_flight_) {
-      std::visit(
-          [](auto& future) {
-            if (future.valid()) future.cancel();
-          },
-          entry);
+      if (entry.single.valid()) (void)entry.single.cancel();
+      if (entry.chunk.valid()) (void)entry.chunk.cancel();
     }
     in_flight_.clear();
   }

@@ -48,7 +48,7 @@ struct ThreadPoolOptions {
   std::string thread_name_prefix = "confut";
   /// Runs once in every worker before it takes tasks. If it throws, the pool is broken:
   /// pending tasks fail and later submits throw BrokenExecutor.
-  std::function<void()> initializer;
+  std::function<void()> initializer{};
 };
 
 /// A pool of worker threads. `submit(f, args...)` returns a Future at once; arguments that are
@@ -219,13 +219,15 @@ class ThreadPoolExecutor final : private detail::Scheduler, private detail::Read
   /// Wakes a sleeping worker unless one is spinning (it will find the task). The fence pairs
   /// with the one in enter_idle: either the sleeper sees the task or we see the sleeper.
   void notify_work() {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    detail::full_fence();
     if (spinning_.load(std::memory_order_relaxed) == 0 &&
         idle_count_.load(std::memory_order_relaxed) > 0) {
       wake_one();
     }
   }
 
+  /// Sleepers are unparked outside the lock, so each is retained until its unpark is done:
+  /// a woken worker may otherwise exit and free its context under our feet.
   void wake_one() {
     detail::ThreadContext* sleeper = nullptr;
     {
@@ -234,8 +236,10 @@ class ThreadPoolExecutor final : private detail::Scheduler, private detail::Read
       sleeper = idle_.back();
       idle_.pop_back();
       idle_count_.fetch_sub(1, std::memory_order_relaxed);
+      sleeper->retain();
     }
     sleeper->parker.unpark();
+    sleeper->release();
   }
 
   void wake_all() {
@@ -244,8 +248,12 @@ class ThreadPoolExecutor final : private detail::Scheduler, private detail::Read
       std::lock_guard lock(idle_mutex_);
       sleepers.swap(idle_);
       idle_count_.store(0, std::memory_order_relaxed);
+      for (auto* sleeper : sleepers) sleeper->retain();
     }
-    for (auto* sleeper : sleepers) sleeper->parker.unpark();
+    for (auto* sleeper : sleepers) {
+      sleeper->parker.unpark();
+      sleeper->release();
+    }
   }
 
   void enter_idle(detail::ThreadContext& context) override {
@@ -254,7 +262,7 @@ class ThreadPoolExecutor final : private detail::Scheduler, private detail::Read
       idle_.push_back(&context);
       idle_count_.fetch_add(1, std::memory_order_relaxed);
     }
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    detail::full_fence();
   }
 
   void leave_idle(detail::ThreadContext& context) override {
@@ -275,19 +283,25 @@ class ThreadPoolExecutor final : private detail::Scheduler, private detail::Read
   }
 
   /// Own deque first (newest), then a batch from the shared queue, then steal (oldest).
+  /// Taking shared work while more is left wakes another worker: a worker may block inside
+  /// a task with stealable tasks in its deque, and only an awake worker can take them.
   detail::StateBase* find_task(Worker& self) {
     if (detail::StateBase* task = self.deque.pop()) return task;
     detail::StateBase* batch[kBatch];
     const std::size_t share = injection_.approximate_size() / worker_count_ + 1;
     if (std::size_t taken = injection_.pop_batch(batch, std::min(kBatch, share))) {
       for (std::size_t i = taken - 1; i > 0; --i) self.deque.push(batch[i]);
+      if (has_work()) notify_work();
       return batch[0];
     }
     const std::size_t start = ++self.steal_cursor;
     for (std::size_t i = 0; i < worker_count_; ++i) {
       Worker& victim = *workers_[(start + i) % worker_count_];
       if (&victim == &self) continue;
-      if (detail::StateBase* task = victim.deque.steal()) return task;
+      if (detail::StateBase* task = victim.deque.steal()) {
+        if (has_work()) notify_work();
+        return task;
+      }
     }
     return nullptr;
   }
@@ -321,7 +335,7 @@ class ThreadPoolExecutor final : private detail::Scheduler, private detail::Read
 
   /// A waiting worker runs the awaited task itself if it is still queued here, else one of
   /// its unfinished inputs, else any queued task.
-  bool help(detail::StateBase* awaited) override {
+  bool help(detail::StateBase* awaited, bool any_task) override {
     detail::ThreadContext& context = detail::this_thread_context();
     Worker* self = current_worker();
     if (self == nullptr) return false;
@@ -331,6 +345,7 @@ class ThreadPoolExecutor final : private detail::Scheduler, private detail::Read
       ~DepthGuard() { --context.help_depth; }
     } depth_guard{context};
     if (awaited != nullptr && run_subgraph(*awaited, context, 3)) return true;
+    if (!any_task) return false;
     if (detail::StateBase* task = find_task(*self)) {
       run_queued(task, context);
       return true;

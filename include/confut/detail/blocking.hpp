@@ -29,8 +29,11 @@ Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
 /// Spin this long before sleeping: a kernel wake-up costs 10-20 us on a VM, a hand-off
 /// between spinning threads well under one.
 inline constexpr auto kSpinBeforeSleep = std::chrono::microseconds(20);
-/// Nested helping runs tasks on the waiter's stack; bound it so the stack cannot overflow.
-inline constexpr unsigned kMaxHelpDepth = 64;
+/// Helping runs tasks on the waiter's stack. Past this depth a waiter runs only what it
+/// waits for (the chain is as deep as the program's own), never unrelated tasks.
+inline constexpr unsigned kMaxGeneralHelpDepth = 64;
+/// Past this depth it runs nothing, so that the stack cannot overflow.
+inline constexpr unsigned kMaxHelpDepth = 1000;
 
 /// Walks the wait-for graph from `target`: the task behind it runs on some thread, which may
 /// itself wait for a future, and so on. Returns the tasks on the way when the walk leads back
@@ -56,9 +59,12 @@ inline void set_waiting_on(ThreadContext& context, StateBase* target) {
   if (!cycle.empty()) {
     const std::string waiter =
         context.current_task != nullptr ? context.current_task->describe() : "a thread";
+    // The chain ends at a task running on this thread: the waiter itself, or a task further
+    // out on its stack that the waiter was run inside.
     std::string message = "deadlock: " + waiter;
     for (StateBase* state : cycle) message += " waits for " + state->describe() + ", which";
-    message += " waits for " + waiter + "; none of them can finish";
+    message += cycle.back() == context.current_task ? " is the waiter" : " waits for " + waiter;
+    message += "; none of them can finish";
     throw DeadlockError(message);
   }
   context.waiting_on = target;
@@ -114,7 +120,10 @@ bool block_until(Ready&& ready, const Deadline& deadline, StateBase* awaited) {
   while (true) {
     if (ready()) return true;
     if (deadline && Clock::now() >= *deadline) return false;
-    if (scheduler != nullptr && scheduler->help(awaited)) continue;
+    if (scheduler != nullptr &&
+        scheduler->help(awaited, context.help_depth < kMaxGeneralHelpDepth)) {
+      continue;
+    }
     if (awaited != nullptr && !edge.recorded()) {
       edge.record(awaited);  // may throw DeadlockError
       continue;              // re-check: the state may have moved on meanwhile

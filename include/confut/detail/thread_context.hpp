@@ -21,11 +21,31 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define CONFUT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CONFUT_TSAN 1
+#endif
+#endif
+
+/// A full memory barrier. ThreadSanitizer does not model atomic_thread_fence (and g++ warns
+/// about it), so under TSan a seq_cst read-modify-write stands in for it.
+inline void full_fence() noexcept {
+#if defined(CONFUT_TSAN)
+  static std::atomic<int> barrier{0};
+  barrier.fetch_add(0, std::memory_order_seq_cst);
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
 /// What a waiting pool worker asks of its pool.
 class Scheduler {
  public:
-  /// Runs one queued task, preferring `awaited` and its inputs; false when none was found.
-  virtual bool help(StateBase* awaited) = 0;
+  /// Runs `awaited` or one of its unfinished inputs if one is queued here, else (with
+  /// `any_task`) any queued task. False when it found nothing to run.
+  virtual bool help(StateBase* awaited, bool any_task) = 0;
   /// From enter_idle until leave_idle, new work unparks this thread.
   virtual void enter_idle(ThreadContext& context) = 0;
   virtual void leave_idle(ThreadContext& context) = 0;

@@ -1,0 +1,111 @@
+// Nested waits (W7a) complete; a true cycle of waits (W7b) raises DeadlockError.
+
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <latch>
+#include <string>
+
+#include <confut/confut.hpp>
+
+#include "test_support.hpp"
+
+using namespace confut_test;
+
+TEST_CASE("W7a: a task on a one-worker pool waits on a task it submitted", "[deadlock]") {
+  confut::ThreadPoolExecutor ex(1);
+  auto outer = ex.submit([&ex] { return ex.submit(ident, 41).result() + 1; });
+  REQUIRE(outer.result(10s) == 42);
+}
+
+TEST_CASE("nested waits several levels deep complete on one worker", "[deadlock]") {
+  confut::ThreadPoolExecutor ex(1);
+  std::function<int(int)> depth = [&](int n) -> int {
+    if (n == 0) return 0;
+    return ex.submit(depth, n - 1).result() + 1;
+  };
+  REQUIRE(ex.submit(depth, 50).result(30s) == 50);
+}
+
+TEST_CASE("a waiting worker runs queued work while the awaited task runs elsewhere",
+          "[deadlock]") {
+  confut::ThreadPoolExecutor ex(2);
+  Gate gate;
+  std::promise<void> started;
+  auto slow = ex.submit([&started, gate] {
+    started.set_value();
+    gate.wait();
+    return 1;
+  });
+  started.get_future().wait();
+  // The second worker waits on `slow`; the task queued after it must still run.
+  auto waiter = ex.submit([slow] { return slow.result(); });
+  auto queued = ex.submit(ident, 5);
+  REQUIRE(queued.result(10s) == 5);
+  gate.open();
+  REQUIRE(waiter.result(10s) == 1);
+}
+
+TEST_CASE("W7b: two running tasks waiting on each other raise DeadlockError", "[deadlock]") {
+  confut::ThreadPoolExecutor ex(2);
+  std::promise<confut::Future<int>> to_a, to_b;
+  std::shared_future<confut::Future<int>> future_of_a = to_a.get_future().share();
+  std::shared_future<confut::Future<int>> future_of_b = to_b.get_future().share();
+  std::latch both_running(2);  // each waits only once both run, on different workers
+  auto a = ex.submit([&both_running, future_of_b] {
+    both_running.arrive_and_wait();
+    return future_of_b.get().result() + 1;
+  });
+  auto b = ex.submit([&both_running, future_of_a] {
+    both_running.arrive_and_wait();
+    return future_of_a.get().result() + 1;
+  });
+  to_a.set_value(a);
+  to_b.set_value(b);
+
+  // Neither may hang: the timeout would raise TimeoutError instead of DeadlockError.
+  std::string message;
+  int deadlocks = 0;
+  for (auto* f : {&a, &b}) {
+    try {
+      (void)f->result(5s);
+    } catch (const confut::DeadlockError& e) {
+      ++deadlocks;
+      message = e.what();
+    }
+  }
+  REQUIRE(deadlocks == 2);  // one detects, the other fails with the error it waited on
+  INFO(message);
+  REQUIRE(message.find("task " + std::to_string(a.id())) != std::string::npos);
+  REQUIRE(message.find("task " + std::to_string(b.id())) != std::string::npos);
+
+  REQUIRE(ex.submit(ident, 3).result() == 3);  // the pool keeps working
+}
+
+TEST_CASE("a task waiting on its own future raises DeadlockError", "[deadlock]") {
+  confut::ThreadPoolExecutor ex(2);
+  std::promise<confut::Future<int>> self_promise;
+  auto self_future = self_promise.get_future().share();
+  auto f = ex.submit([self_future] { return self_future.get().result(); });
+  self_promise.set_value(f);
+  REQUIRE_THROWS_AS(f.result(5s), confut::DeadlockError);
+}
+
+TEST_CASE("a three-task cycle is detected", "[deadlock]") {
+  confut::ThreadPoolExecutor ex(3);
+  std::promise<confut::Future<int>> p[3];
+  std::shared_future<confut::Future<int>> s[3] = {p[0].get_future().share(),
+                                                  p[1].get_future().share(),
+                                                  p[2].get_future().share()};
+  std::latch all_running(3);
+  std::vector<confut::Future<int>> tasks;
+  for (int i = 0; i < 3; ++i) {
+    auto next = s[(i + 1) % 3];
+    tasks.push_back(ex.submit([&all_running, next] {
+      all_running.arrive_and_wait();
+      return next.get().result();
+    }));
+  }
+  for (int i = 0; i < 3; ++i) p[i].set_value(tasks[static_cast<std::size_t>(i)]);
+  for (auto& t : tasks) REQUIRE_THROWS_AS(t.result(5s), confut::DeadlockError);
+}

@@ -1,0 +1,41 @@
+#pragma once
+// Small tools shared by the tests: a gate that holds tasks until a test opens it.
+
+#include <chrono>
+#include <future>
+
+namespace confut_test {
+
+/// Tasks call wait(); they block until the test calls open(). Copies share one gate.
+class Gate {
+ public:
+  Gate() : opened_(promise_->get_future().share()) {}
+  void open() {
+    if (!is_open_) {
+      promise_->set_value();
+      is_open_ = true;
+    }
+  }
+  void wait() const { opened_.wait(); }
+  /// A callable for submit: blocks until the gate opens, then returns `value`.
+  auto returning(int value) const {
+    return [opened = opened_, value] {
+      opened.wait();
+      return value;
+    };
+  }
+
+ private:
+  std::shared_ptr<std::promise<void>> promise_ = std::make_shared<std::promise<void>>();
+  std::shared_future<void> opened_;
+  bool is_open_ = false;
+};
+
+inline int ident(int i) { return i; }
+inline int inc(int x) { return x + 1; }
+inline int dbl(int x) { return 2 * x; }
+inline int add(int a, int b) { return a + b; }
+
+using namespace std::chrono_literals;
+
+}  // namespace confut_test
