@@ -25,7 +25,7 @@ struct NotAnExecutor {
 };
 }  // namespace
 
-TEST_CASE("ThreadPoolExecutor satisfies Executor; other types do not", "[executor]") {
+TEST_CASE("ThreadPoolExecutor satisfies Executor, other types do not", "[executor]") {
   STATIC_REQUIRE(confut::Executor<confut::ThreadPoolExecutor>);
   STATIC_REQUIRE_FALSE(confut::Executor<NotAnExecutor>);
   STATIC_REQUIRE_FALSE(confut::Executor<int>);
@@ -33,7 +33,7 @@ TEST_CASE("ThreadPoolExecutor satisfies Executor; other types do not", "[executo
   REQUIRE(sum_of_squares(ex, 10) == 385);
 }
 
-TEST_CASE("Future is [[nodiscard]] and copyable; is_future detects it", "[executor]") {
+TEST_CASE("Future is copyable and default-constructible, is_future detects it", "[executor]") {
   STATIC_REQUIRE(std::is_copy_constructible_v<confut::Future<int>>);
   STATIC_REQUIRE(std::is_default_constructible_v<confut::Future<int>>);
   STATIC_REQUIRE(confut::is_future_v<confut::Future<int>>);

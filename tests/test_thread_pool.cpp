@@ -114,7 +114,7 @@ TEST_CASE("a task's exception does not kill its worker", "[thread_pool]") {
   REQUIRE(ex.submit(ident, 5).result() == 5);
 }
 
-TEST_CASE("submit after shutdown throws; shutdown is idempotent", "[thread_pool][shutdown]") {
+TEST_CASE("submit after shutdown throws, and shutdown is idempotent", "[thread_pool][shutdown]") {
   confut::ThreadPoolExecutor ex(2);
   auto before = ex.submit(ident, 1);
   ex.shutdown();

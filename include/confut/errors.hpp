@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace confut {
 
@@ -50,6 +51,39 @@ class ExecutorShutdownError : public Error {
  public:
   ExecutorShutdownError() : Error("cannot schedule new tasks after shutdown()") {}
   using Error::Error;
+};
+
+/// A task run in another process threw an exception of a type confut cannot rebuild here
+/// (anything but the standard exception types): its type name and message are kept.
+class RemoteError : public Error {
+ public:
+  RemoteError(std::string type_name, const std::string& what)
+      : Error(type_name + ": " + what), type_name_(std::move(type_name)), message_(what) {}
+  /// The (demangled) type of the exception thrown in the worker.
+  const std::string& remote_type() const noexcept { return type_name_; }
+  /// Its what().
+  const std::string& remote_what() const noexcept { return message_; }
+
+ private:
+  std::string type_name_;
+  std::string message_;
+};
+
+/// The worker process running a task died (killed by a signal or exited) before finishing it.
+class WorkerDied : public Error {
+ public:
+  WorkerDied(const std::string& what, int pid, int signal, int exit_code)
+      : Error(what), pid_(pid), signal_(signal), exit_code_(exit_code) {}
+  int pid() const noexcept { return pid_; }
+  /// The signal that killed the worker, or 0 if it exited.
+  int signal() const noexcept { return signal_; }
+  /// The worker's exit status if it exited, or -1 if a signal killed it.
+  int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  int pid_;
+  int signal_;
+  int exit_code_;
 };
 
 }  // namespace confut

@@ -163,7 +163,16 @@ class MapResults {
         while (chunk.size() < options_.chunksize && !input_exhausted()) {
           chunk.push_back(next_arguments());
         }
-        in_flight_.push_back({{}, executor_->submit(&MapResults::run_chunk, fn_, std::move(chunk))});
+        if constexpr (requires {
+                        executor_->template submit_map_chunk<value_type>(fn_, std::move(chunk));
+                      }) {
+          // An executor that cannot run run_chunk itself (a process pool) brings its own.
+          in_flight_.push_back(
+              {{}, executor_->template submit_map_chunk<value_type>(fn_, std::move(chunk))});
+        } else {
+          in_flight_.push_back(
+              {{}, executor_->submit(&MapResults::run_chunk, fn_, std::move(chunk))});
+        }
       }
     }
   }
