@@ -18,8 +18,16 @@
 #include "executor.hpp"          // IWYU pragma: export
 #include "future.hpp"            // IWYU pragma: export
 #include "map.hpp"               // IWYU pragma: export
+#include "serialization.hpp"     // IWYU pragma: export
 #include "thread_pool.hpp"       // IWYU pragma: export
 #include "wait.hpp"              // IWYU pragma: export
+#if defined(__linux__)
+#include "process_pool.hpp"      // IWYU pragma: export
+#endif
 
 static_assert(confut::Executor<confut::ThreadPoolExecutor>,
               "ThreadPoolExecutor must satisfy the Executor concept");
+#if defined(__linux__)
+static_assert(confut::Executor<confut::ProcessPoolExecutor>,
+              "ProcessPoolExecutor must satisfy the Executor concept");
+#endif

@@ -1,0 +1,998 @@
+#pragma once
+/// @file process_pool.hpp
+/// `ProcessPoolExecutor`: the same API as ThreadPoolExecutor, with every task run in a worker
+/// process. A worker that crashes fails only its own task; it is replaced and the pool goes on.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dependencies.hpp"
+#include "detail/code_location.hpp"
+#include "detail/framing.hpp"
+#include "detail/process_worker.hpp"
+#include "detail/remote_exception.hpp"
+#include "detail/shared_state.hpp"
+#include "detail/task.hpp"
+#include "detail/zygote.hpp"
+#include "errors.hpp"
+#include "future.hpp"
+#include "map.hpp"
+#include "serialization.hpp"
+
+namespace confut {
+
+/// Options for ProcessPoolExecutor, all optional.
+struct ProcessPoolOptions {
+  /// Number of worker processes; 0 means one per hardware thread.
+  std::size_t max_workers = 0;
+  /// Runs once in every worker process before it takes tasks (a plain function or a
+  /// capture-less lambda). If it throws or crashes, the pool is broken.
+  void (*initializer)() = nullptr;
+  /// Replace a worker after it has run this many tasks (0: never), as in Python.
+  std::size_t max_tasks_per_child = 0;
+  /// A task running longer than this has its worker killed (and replaced); its future fails
+  /// with TimeoutError.
+  std::optional<std::chrono::steady_clock::duration> task_timeout{};
+};
+
+namespace detail {
+
+/// What the parent keeps of a task sent to a worker: how to build its message, and how to
+/// complete its future from the reply.
+class RemoteTask {
+ public:
+  virtual StateBase& remote_state() noexcept = 0;
+  /// Encodes the invoker, the callable and the argument values (inputs are done by now).
+  virtual void write_request(WireWriter& out) = 0;
+  /// Completes the future from a successful reply.
+  virtual void finish_with_reply(WireReader& in) noexcept = 0;
+
+ protected:
+  ~RemoteTask() = default;
+};
+
+/// The callable of a process task: a function pointer (sent by its location in the binary)
+/// or a capture-less lambda / empty function object (rebuilt in the worker).
+template <class F>
+inline constexpr bool sendable_callable_v =
+    is_function_pointer_v<F> ||
+    (std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F> &&
+     std::is_trivially_copyable_v<F>);
+
+template <class F>
+struct callable_cannot_be_sent_to_another_process {
+  static_assert(sendable_callable_v<F>,
+                "confut: this callable cannot be sent to another process: use a plain function, "
+                "a capture-less lambda or an empty function object (a capturing lambda or a "
+                "std::function holds state that has no meaning in another process; pass that "
+                "state as arguments instead)");
+  static constexpr bool value = true;
+};
+
+template <class F>
+void write_callable(WireWriter& out, const F& fn) {
+  if constexpr (is_function_pointer_v<F>) {
+    const CodeLocation location = locate_function(fn);
+    out.write(location.module);
+    out.write(location.offset);
+  } else {
+    (void)out;
+    (void)fn;
+  }
+}
+
+template <class F>
+F read_callable(WireReader& in) {
+  if constexpr (is_function_pointer_v<F>) {
+    CodeLocation location;
+    location.module = in.read<std::uint64_t>();
+    location.offset = in.read<std::uint64_t>();
+    return resolve_function<std::remove_pointer_t<F>>(location);
+  } else {
+    (void)in;
+    return F{};
+  }
+}
+
+/// The value a worker receives for a stored argument of type A.
+template <class A>
+using remote_value_t = std::remove_cvref_t<typename ArgumentUnwrap<A>::Value>;
+
+/// Runs in the worker: decode callable and arguments, call, encode the result.
+template <class R, class F, class... Values>
+void remote_invoke(WireReader& in, WireWriter& out) {
+  F fn = read_callable<F>(in);
+  std::tuple<Values...> values{in.read<Values>()...};  // braces: decoded left to right
+  if constexpr (std::is_void_v<R>) {
+    std::apply(fn, std::move(values));
+  } else {
+    out.write(static_cast<R>(std::apply(fn, std::move(values))));
+  }
+}
+
+/// Where `Invoker` lives; looked up once per invoker.
+template <auto Invoker>
+CodeLocation invoker_location() {
+  static const CodeLocation location = locate_function(Invoker);
+  return location;
+}
+
+/// Room for the frame's size and the task's sequence number, filled in by the dispatcher.
+inline constexpr std::size_t kRequestHeader = 2 * sizeof(std::uint64_t);
+
+template <class R, class F, class... Args>
+class ProcessTask final : public State<R>, public RemoteTask {
+ public:
+  template <class Fn, class... A>
+  explicit ProcessTask(Fn&& fn, A&&... args)
+      : closure_(std::in_place, std::forward<Fn>(fn), std::forward<A>(args)...) {}
+
+  StateBase& remote_state() noexcept override { return *this; }
+
+  void write_request(WireWriter& out) override {
+    const CodeLocation invoker = invoker_location<&remote_invoke<R, F, remote_value_t<Args>...>>();
+    out.write(std::uint64_t{0});  // frame size
+    out.write(std::uint64_t{0});  // sequence number
+    out.write(invoker.module);
+    out.write(invoker.offset);
+    std::apply(
+        [&](F& fn, Args&... args) {
+          write_callable(out, fn);
+          (out.write(static_cast<const remote_value_t<Args>&>(ArgumentUnwrap<Args>::take(args))),
+           ...);
+        },
+        *closure_);
+  }
+
+  void finish_with_reply(WireReader& in) noexcept override {
+    bool constructed = false;
+    try {
+      if constexpr (!std::is_void_v<R>) {
+        this->emplace_value(in.read<R>());
+        constructed = true;
+      }
+      if (in.remaining() != 0) throw DecodeError("confut: a task's result had trailing bytes");
+    } catch (...) {
+      if constexpr (!std::is_void_v<R>) {
+        if (constructed) std::destroy_at(&this->value());
+      }
+      this->set_error(std::current_exception());
+      release_closure();
+      this->publish(kFailed);
+      return;
+    }
+    release_closure();
+    this->publish(kFinished);
+  }
+
+  void release_closure() noexcept { closure_.reset(); }
+
+  bool wait_for_inputs(ReadySink& sink) {
+    if constexpr (!any_future_argument<Args...>) {
+      (void)sink;
+      return false;
+    } else {
+      std::vector<StateBase*> inputs = future_inputs(*closure_);
+      if (inputs.empty()) return false;
+      dependencies_ = std::make_unique<DependencyBlock>(*this, sink, std::move(inputs));
+      dependencies_->arm();
+      return true;
+    }
+  }
+
+  std::string task_name() const override {
+    if constexpr (is_function_pointer_v<F>) {
+      return closure_ ? callable_name<F>(reinterpret_cast<const void*>(std::get<0>(*closure_)))
+                      : callable_name<F>(nullptr);
+    } else {
+      return callable_name<F>(nullptr);
+    }
+  }
+
+ private:
+  std::optional<std::tuple<F, Args...>> closure_;
+  std::unique_ptr<DependencyBlock> dependencies_;
+};
+
+/// Runs in the worker: one call per element of a map chunk, each outcome (value or
+/// exception) written separately so that one failing element does not hide the others.
+template <class V, class F, class Arguments>
+void remote_invoke_chunk(WireReader& in, WireWriter& out) {
+  F fn = read_callable<F>(in);
+  auto chunk = in.read<std::vector<Arguments>>();
+  out.write(static_cast<std::uint64_t>(chunk.size()));
+  for (auto& arguments : chunk) {
+    try {
+      if constexpr (std::is_same_v<V, std::monostate>) {
+        std::apply(fn, std::move(arguments));
+        out.write(std::uint8_t{0});
+      } else {
+        V value = std::apply(fn, std::move(arguments));
+        out.write(std::uint8_t{0});
+        out.write(value);
+      }
+    } catch (...) {
+      out.write(std::uint8_t{1});
+      encode_exception(out, std::current_exception());
+    }
+  }
+}
+
+/// A chunk of `map` sent to one worker; its future holds each element's outcome.
+template <class V, class F, class Arguments>
+class ProcessChunkTask final : public State<std::vector<std::variant<V, std::exception_ptr>>>,
+                               public RemoteTask {
+  using Chunk = std::vector<std::variant<V, std::exception_ptr>>;
+
+ public:
+  ProcessChunkTask(F fn, std::vector<Arguments> chunk)
+      : fn_(std::move(fn)), chunk_(std::move(chunk)) {}
+
+  StateBase& remote_state() noexcept override { return *this; }
+
+  void write_request(WireWriter& out) override {
+    const CodeLocation invoker = invoker_location<&remote_invoke_chunk<V, F, Arguments>>();
+    out.write(std::uint64_t{0});
+    out.write(std::uint64_t{0});
+    out.write(invoker.module);
+    out.write(invoker.offset);
+    write_callable(out, fn_);
+    out.write(chunk_);
+  }
+
+  void finish_with_reply(WireReader& in) noexcept override {
+    try {
+      Chunk outcomes;
+      const auto count = in.read<std::uint64_t>();
+      if (count > in.remaining()) throw DecodeError("confut: corrupt map chunk reply");
+      outcomes.reserve(static_cast<std::size_t>(count));
+      for (std::uint64_t i = 0; i < count; ++i) {
+        if (in.read<std::uint8_t>() == 0) {
+          if constexpr (std::is_same_v<V, std::monostate>) {
+            outcomes.emplace_back(std::in_place_index<0>);
+          } else {
+            outcomes.emplace_back(std::in_place_index<0>, in.read<V>());
+          }
+        } else {
+          outcomes.emplace_back(std::in_place_index<1>, decode_exception(in));
+        }
+      }
+      this->emplace_value(std::move(outcomes));
+    } catch (...) {
+      this->set_error(std::current_exception());
+      chunk_.clear();
+      this->publish(kFailed);
+      return;
+    }
+    chunk_.clear();
+    this->publish(kFinished);
+  }
+
+  std::string task_name() const override { return "map chunk of " + type_name<F>(); }
+
+ private:
+  F fn_;
+  std::vector<Arguments> chunk_;
+};
+
+}  // namespace detail
+
+/// A pool of worker processes with the ThreadPoolExecutor API. Tasks must be plain functions
+/// or capture-less lambdas, and their arguments and results sendable (see
+/// serialization.hpp); anything else is a compile-time error.
+///
+/// Workers are forked by a single-threaded fork server started with the pool, so a pool can
+/// be created while threads run. A worker that dies fails only the task it was running
+/// (WorkerDied, naming the pid and the signal or exit code) and is replaced; tasks queued
+/// behind it go to other workers. Workers die with the parent and ignore SIGINT.
+class ProcessPoolExecutor final : private detail::ReadySink {
+ public:
+  explicit ProcessPoolExecutor(std::size_t max_workers = 0)
+      : ProcessPoolExecutor(make_options(max_workers)) {}
+
+  explicit ProcessPoolExecutor(ProcessPoolOptions options)
+      : options_(options),
+        worker_count_(options.max_workers != 0
+                          ? options.max_workers
+                          : std::max(1u, std::thread::hardware_concurrency())) {
+    (void)detail::zygote_entry;  // keeps the re-exec entry point in every program using pools
+    zygote_pid_ = detail::start_zygote(control_fd_);
+    detail::ControlMessage config;
+    config.type = detail::ControlMessage::kConfig;
+    if (options_.initializer != nullptr) {
+      config.config.has_initializer = true;
+      config.config.initializer = detail::locate_function(options_.initializer);
+    }
+    config.config.max_tasks = options_.max_tasks_per_child;
+    detail::send_control(control_fd_, config);
+
+    event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    watch(control_fd_, kControlKey, EPOLLIN);
+    watch(event_fd_, kEventKey, EPOLLIN);
+    slots_.resize(worker_count_);
+    for (std::size_t i = 0; i < worker_count_; ++i) spawn(i);
+    dispatcher_ = std::thread([this] { dispatch_loop(); });
+  }
+
+  ProcessPoolExecutor(const ProcessPoolExecutor&) = delete;
+  ProcessPoolExecutor& operator=(const ProcessPoolExecutor&) = delete;
+
+  /// Shuts down, waits for the tasks, and leaves no worker process behind.
+  ~ProcessPoolExecutor() {
+    shutdown(true, false);
+    if (dispatcher_.joinable()) dispatcher_.join();
+    // Closed only here: other threads may still wake the dispatcher until now.
+    ::close(epoll_fd_);
+    ::close(event_fd_);
+  }
+
+  /// Schedules `fn(args...)` in a worker process and returns its future at once.
+  template <class F, class... Args>
+    requires std::invocable<std::decay_t<F>&, detail::remote_value_t<std::decay_t<Args>>...>
+  Future<detail::task_result_t<F, Args...>> submit(F&& fn, Args&&... args) {
+    using Fn = std::decay_t<F>;
+    static_assert(detail::callable_cannot_be_sent_to_another_process<Fn>::value);
+    using R = detail::task_result_t<F, Args...>;
+    using TaskType = detail::ProcessTask<R, Fn, std::decay_t<Args>...>;
+    if (broken_.load(std::memory_order_acquire)) throw BrokenExecutor(broken_reason());
+    if (!accepting_.load(std::memory_order_acquire)) throw ExecutorShutdownError();
+
+    auto* task = new TaskType(std::forward<F>(fn), std::forward<Args>(args)...);
+    task->owner = this;
+    task->id_ = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+    task->set_initial_refs(2);  // the future, and the pool until the reply
+    Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
+    if constexpr (detail::any_future_argument<std::decay_t<Args>...>) {
+      waiting_tasks_.fetch_add(1, std::memory_order_relaxed);
+      bool waiting = false;
+      try {
+        waiting = task->wait_for_inputs(*this);
+      } catch (...) {
+        waiting_tasks_.fetch_sub(1, std::memory_order_relaxed);
+        task->release();
+        throw;
+      }
+      if (waiting) return future;
+      waiting_tasks_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    task->try_transition(detail::kWaiting, detail::kQueued);
+    enqueue(*task, *task);
+    return future;
+  }
+
+  template <class F, std::ranges::input_range R1>
+  auto map(F fn, R1&& r1, MapOptions options = {}) {
+    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1));
+  }
+  template <class F, std::ranges::input_range R1, std::ranges::input_range R2>
+  auto map(F fn, R1&& r1, R2&& r2, MapOptions options = {}) {
+    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1),
+                          std::forward<R2>(r2));
+  }
+  template <class F, std::ranges::input_range R1, std::ranges::input_range R2,
+            std::ranges::input_range R3>
+  auto map(F fn, R1&& r1, R2&& r2, R3&& r3, MapOptions options = {}) {
+    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1),
+                          std::forward<R2>(r2), std::forward<R3>(r3));
+  }
+
+  /// Used by map() for chunks of several elements (not meant to be called directly).
+  template <class V, class F, class Arguments>
+  Future<std::vector<std::variant<V, std::exception_ptr>>> submit_map_chunk(
+      F fn, std::vector<Arguments> chunk) {
+    static_assert(detail::callable_cannot_be_sent_to_another_process<F>::value);
+    using TaskType = detail::ProcessChunkTask<V, F, Arguments>;
+    using Chunk = std::vector<std::variant<V, std::exception_ptr>>;
+    if (broken_.load(std::memory_order_acquire)) throw BrokenExecutor(broken_reason());
+    if (!accepting_.load(std::memory_order_acquire)) throw ExecutorShutdownError();
+    auto* task = new TaskType(std::move(fn), std::move(chunk));
+    task->owner = this;
+    task->id_ = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+    task->set_initial_refs(2);
+    Future<Chunk> future(detail::StateRef<detail::State<Chunk>>::adopt(task));
+    task->try_transition(detail::kWaiting, detail::kQueued);
+    enqueue(*task, *task);
+    return future;
+  }
+
+  /// Stops a task: a queued one is cancelled; a running one has its worker killed (and
+  /// replaced) and its future reports cancellation. False when it already finished.
+  template <class T>
+  bool terminate(const Future<T>& future) {
+    if (!future.valid() || future.state()->owner != this) return false;
+    if (future.state()->cancel()) return true;
+    if (future.done()) return future.cancelled();
+    {
+      std::lock_guard lock(submit_mutex_);
+      future.state()->retain();
+      terminate_requests_.push_back(future.state());
+    }
+    wake_dispatcher();
+    future.wait();
+    return future.cancelled();
+  }
+
+  /// Stops accepting tasks. With `wait`, returns when every accepted task has finished and
+  /// every worker process has exited and been reaped; `cancel_futures` cancels tasks not yet
+  /// started. Idempotent.
+  void shutdown(bool wait = true, bool cancel_futures = false) {
+    accepting_.store(false, std::memory_order_seq_cst);
+    if (cancel_futures) cancelling_.store(true, std::memory_order_seq_cst);
+    wake_dispatcher();
+    if (wait) {
+      std::lock_guard lock(join_mutex_);
+      if (dispatcher_.joinable()) dispatcher_.join();
+    }
+  }
+
+  std::size_t max_workers() const noexcept { return worker_count_; }
+
+  /// The process ids of the current workers (for diagnostics and tests).
+  std::vector<int> worker_pids() const {
+    std::lock_guard lock(pids_mutex_);
+    return pids_;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::uint64_t kControlKey = ~std::uint64_t{0};
+  static constexpr std::uint64_t kEventKey = ~std::uint64_t{0} - 1;
+  /// Tasks sent ahead to one worker: enough to hide the round trip, few enough that a
+  /// queued task can still be cancelled or go to a less busy worker.
+  static constexpr std::size_t kWindow = 8;
+
+  struct Outgoing {
+    detail::StateBase* state = nullptr;  // holds the pool's reference
+    detail::RemoteTask* remote = nullptr;
+  };
+
+  struct InFlight {
+    Outgoing task;
+    std::uint64_t sequence = 0;
+  };
+
+  enum class Phase { idle, spawning, starting, ready, closing };
+  enum class KillReason { none, timeout, terminate };
+
+  struct Slot {
+    Phase phase = Phase::idle;
+    pid_t pid = -1;
+    int fd = -1;
+    bool exited = false;
+    int exit_status = 0;
+    detail::FrameReader reader;
+    detail::FrameWriter writer;
+    std::deque<InFlight> in_flight;
+    std::uint64_t sent = 0;
+    Clock::time_point head_started{};
+    KillReason kill_reason = KillReason::none;
+  };
+
+  static ProcessPoolOptions make_options(std::size_t max_workers) {
+    ProcessPoolOptions options;
+    options.max_workers = max_workers;
+    return options;
+  }
+
+  // ---- called from any thread ----
+
+  void enqueue(detail::StateBase& state, detail::RemoteTask& remote) {
+    {
+      std::lock_guard lock(submit_mutex_);
+      submitted_.push_back(Outgoing{&state, &remote});
+    }
+    wake_dispatcher();
+  }
+
+  void wake_dispatcher() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(event_fd_, &one, sizeof one);
+  }
+
+  void inputs_ready(detail::StateBase& state) noexcept override {
+    if (!state.try_transition(detail::kWaiting, detail::kQueued)) {
+      state.release();
+    } else {
+      enqueue(state, *dynamic_cast<detail::RemoteTask*>(&state));
+    }
+    waiting_tasks_.fetch_sub(1, std::memory_order_seq_cst);
+    wake_dispatcher();
+  }
+
+  std::string broken_reason() const {
+    std::lock_guard lock(broken_mutex_);
+    return broken_reason_;
+  }
+
+  // ---- dispatcher thread ----
+
+  void watch(int fd, std::uint64_t key, std::uint32_t events) {
+    epoll_event event{};
+    event.events = events;
+    event.data.u64 = key;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+  }
+
+  void rewatch(int fd, std::uint64_t key, std::uint32_t events) {
+    epoll_event event{};
+    event.events = events;
+    event.data.u64 = key;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+  }
+
+  void spawn(std::size_t index) {
+    Slot& slot = slots_[index];
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+      break_pool("socketpair failed: " + std::string(std::strerror(errno)));
+      return;
+    }
+    slot = Slot{};
+    slot.fd = ends[0];
+    ::fcntl(slot.fd, F_SETFL, ::fcntl(slot.fd, F_GETFL) | O_NONBLOCK);
+    slot.phase = Phase::spawning;
+    detail::ControlMessage request;
+    request.type = detail::ControlMessage::kSpawn;
+    request.slot = static_cast<std::uint32_t>(index);
+    const bool sent = detail::send_control(control_fd_, request, ends[1]);
+    ::close(ends[1]);
+    if (!sent) {
+      break_pool("the fork server is gone");
+      return;
+    }
+    watch(slot.fd, index, EPOLLIN);
+  }
+
+  void dispatch_loop() {
+    std::vector<epoll_event> events(64);
+    std::deque<Outgoing> pending;
+    while (true) {
+      take_submitted(pending);
+      assign(pending);
+      if (finished(pending)) break;
+
+      const int timeout_ms = next_timeout_ms();
+      const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                                 timeout_ms);
+      for (int i = 0; i < n; ++i) {
+        const std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;
+        const std::uint32_t flags = events[static_cast<std::size_t>(i)].events;
+        if (key == kEventKey) {
+          std::uint64_t count;
+          while (::read(event_fd_, &count, sizeof count) > 0) {
+          }
+        } else if (key == kControlKey) {
+          read_control(pending);
+        } else {
+          if ((flags & EPOLLOUT) != 0) flush(key);
+          if ((flags & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) read_replies(key);
+        }
+      }
+      handle_terminate_requests();
+      enforce_timeouts();
+    }
+    close_everything();
+  }
+
+  void take_submitted(std::deque<Outgoing>& pending) {
+    std::lock_guard lock(submit_mutex_);
+    for (auto& task : submitted_) pending.push_back(task);
+    submitted_.clear();
+  }
+
+  /// Sends pending tasks to ready workers, least loaded first.
+  void assign(std::deque<Outgoing>& pending) {
+    const bool cancelling = cancelling_.load(std::memory_order_acquire);
+    const bool broken = broken_.load(std::memory_order_acquire);
+    while (!pending.empty()) {
+      Outgoing task = pending.front();
+      detail::StateBase& state = *task.state;
+      if (broken) {
+        pending.pop_front();
+        state.fail_before_start(std::make_exception_ptr(BrokenExecutor(broken_reason())));
+        state.release();
+        continue;
+      }
+      if (cancelling) {
+        pending.pop_front();
+        state.cancel();
+        state.release();
+        continue;
+      }
+      if (state.code() != detail::kQueued) {  // cancelled meanwhile
+        pending.pop_front();
+        state.release();
+        continue;
+      }
+      Slot* best = nullptr;
+      std::size_t best_index = 0;
+      for (std::size_t i = 0; i < slots_.size(); ++i) {
+        Slot& slot = slots_[i];
+        if (slot.phase != Phase::ready || slot.in_flight.size() >= kWindow) continue;
+        if (options_.max_tasks_per_child != 0 && slot.sent >= options_.max_tasks_per_child) continue;
+        if (best == nullptr || slot.in_flight.size() < best->in_flight.size()) {
+          best = &slot;
+          best_index = i;
+        }
+      }
+      if (best == nullptr) return;
+      pending.pop_front();
+      if (!state.try_transition(detail::kQueued, detail::kRunning)) {
+        state.release();
+        continue;
+      }
+      std::vector<std::byte> request;
+      try {
+        WireWriter writer;
+        task.remote->write_request(writer);
+        request = std::move(writer.buffer());
+      } catch (...) {
+        state.set_error(std::current_exception());
+        state.publish(detail::kFailed);
+        state.release();
+        continue;
+      }
+      const std::uint64_t sequence = ++next_sequence_;
+      std::memcpy(request.data() + sizeof(std::uint64_t), &sequence, sizeof sequence);
+      if (best->in_flight.empty()) best->head_started = Clock::now();
+      best->in_flight.push_back(InFlight{task, sequence});
+      ++best->sent;
+      best->writer.push(std::move(request));
+      flush(best_index);
+    }
+  }
+
+  void flush(std::size_t index) {
+    Slot& slot = slots_[index];
+    if (slot.fd < 0) return;
+    slot.writer.flush(slot.fd);  // a dead worker shows up as EOF / exit, handled there
+    rewatch(slot.fd, index, slot.writer.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT);
+  }
+
+  /// Reads what a worker sent. At end of stream closes our side; the worker is gone once
+  /// both that and its exit status (from the fork server) are in.
+  void read_replies(std::size_t index) {
+    Slot& slot = slots_[index];
+    while (slot.fd >= 0) {
+      const long n = slot.reader.read_from(slot.fd);
+      process_frames(index);
+      if (n > 0) continue;
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        close_stream(slot);
+        if (slot.exited) worker_gone(index);
+      }
+      return;
+    }
+  }
+
+  void close_stream(Slot& slot) {
+    if (slot.fd < 0) return;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, slot.fd, nullptr);
+    ::close(slot.fd);
+    slot.fd = -1;
+  }
+
+  void process_frames(std::size_t index) {
+    Slot& slot = slots_[index];
+    const std::byte* data = nullptr;
+    std::size_t size = 0;
+    while (slot.reader.next(data, size)) {
+      WireReader in(data, size);
+      try {
+        const auto sequence = in.read<std::uint64_t>();
+        const auto kind = static_cast<detail::WorkerReply>(in.read<std::uint8_t>());
+        if (kind == detail::WorkerReply::ready) {
+          slot.phase = Phase::ready;
+          continue;
+        }
+        if (kind == detail::WorkerReply::init_failed) {
+          break_pool("the worker initializer failed: " +
+                     detail::describe_exception(detail::decode_exception(in)));
+          continue;
+        }
+        if (slot.in_flight.empty() || slot.in_flight.front().sequence != sequence) continue;
+        InFlight done = slot.in_flight.front();
+        slot.in_flight.pop_front();
+        slot.head_started = Clock::now();
+        complete(done.task, kind, in);
+      } catch (...) {
+        // A frame that cannot be read: fail the task it belonged to, if known.
+        if (!slot.in_flight.empty()) {
+          InFlight done = slot.in_flight.front();
+          slot.in_flight.pop_front();
+          done.task.state->set_error(std::current_exception());
+          done.task.state->publish(detail::kFailed);
+          done.task.state->release();
+        }
+      }
+    }
+  }
+
+  void complete(Outgoing task, detail::WorkerReply kind, WireReader& in) {
+    detail::StateBase& state = *task.state;
+    if (state.code() == detail::kRunning) {
+      if (kind == detail::WorkerReply::value) {
+        task.remote->finish_with_reply(in);
+      } else {
+        std::exception_ptr error;
+        try {
+          error = detail::decode_exception(in);
+        } catch (...) {
+          error = std::current_exception();
+        }
+        state.set_error(std::move(error));
+        state.publish(detail::kFailed);
+      }
+    }
+    state.release();
+  }
+
+  void read_control(std::deque<Outgoing>& pending) {
+    detail::ControlMessage message;
+    while (true) {
+      // Non-blocking peek: the socket is readable at least once.
+      pollfd check{control_fd_, POLLIN, 0};
+      if (::poll(&check, 1, 0) <= 0) return;
+      if (!detail::receive_control(control_fd_, message)) {
+        fork_server_died(pending);
+        return;
+      }
+      if (message.type == detail::ControlMessage::kSpawned) {
+        Slot& slot = slots_[message.slot];
+        slot.pid = message.pid;
+        // The worker's "ready" may have come in first, on its own socket.
+        if (slot.phase == Phase::spawning) slot.phase = Phase::starting;
+        if (message.pid <= 0) {
+          slot.phase = Phase::idle;
+          break_pool("the fork server could not fork a worker");
+        }
+        std::lock_guard lock(pids_mutex_);
+        pids_.push_back(message.pid);
+      } else if (message.type == detail::ControlMessage::kExited) {
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+          Slot& slot = slots_[i];
+          if (slot.pid != message.pid || slot.phase == Phase::idle) continue;
+          slot.exited = true;
+          slot.exit_status = message.status;
+          read_replies(i);  // takes the replies it sent before dying; may finish the slot
+          if (slot.pid == message.pid && slot.phase != Phase::idle) {
+            close_stream(slot);
+            worker_gone(i, &pending);
+          }
+        }
+        std::lock_guard lock(pids_mutex_);
+        pids_.erase(std::remove(pids_.begin(), pids_.end(), message.pid), pids_.end());
+      }
+    }
+  }
+
+  /// The fork server is gone (its workers die with it): every worker counts as killed.
+  void fork_server_died(std::deque<Outgoing>& pending) {
+    break_pool("the fork server died");
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, control_fd_, nullptr);
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      Slot& slot = slots_[i];
+      if (slot.phase == Phase::idle) continue;
+      slot.exited = true;
+      slot.exit_status = SIGKILL;  // as waitpid reports a SIGKILL
+      close_stream(slot);
+      worker_gone(i, &pending);
+    }
+  }
+
+  /// The worker in `index` has exited and its stream is closed: fail or requeue its tasks
+  /// and start a replacement.
+  void worker_gone(std::size_t index, std::deque<Outgoing>* pending = nullptr) {
+    Slot& slot = slots_[index];
+    const bool was_starting = slot.phase == Phase::starting || slot.phase == Phase::spawning;
+    const int status = slot.exit_status;
+    const pid_t pid = slot.pid;
+    slot.phase = Phase::idle;
+    if (!slot.in_flight.empty()) {
+      InFlight head = slot.in_flight.front();
+      slot.in_flight.pop_front();
+      fail_head(head.task, slot.kill_reason, pid, status);
+      // The rest had not started: other workers take them, in their order.
+      if (pending != nullptr) {
+        for (auto it = slot.in_flight.rbegin(); it != slot.in_flight.rend(); ++it) {
+          it->task.state->try_transition(detail::kRunning, detail::kQueued);
+          pending->push_front(it->task);
+        }
+      } else {
+        std::lock_guard lock(submit_mutex_);
+        for (auto it = slot.in_flight.rbegin(); it != slot.in_flight.rend(); ++it) {
+          it->task.state->try_transition(detail::kRunning, detail::kQueued);
+          submitted_.push_front(it->task);
+        }
+      }
+      slot.in_flight.clear();
+    }
+    slot.writer.clear();
+    if (was_starting && !broken_.load()) {
+      break_pool("a worker died while starting (" + describe_status(status) +
+                 "); the initializer may have crashed");
+    }
+    if (!broken_.load() && (accepting_.load() || has_work_left(pending))) spawn(index);
+  }
+
+  bool has_work_left(std::deque<Outgoing>* pending) {
+    if (pending != nullptr && !pending->empty()) return true;
+    std::lock_guard lock(submit_mutex_);
+    return !submitted_.empty() || waiting_tasks_.load() != 0;
+  }
+
+  static std::string describe_status(int status) {
+    if (WIFSIGNALED(status)) {
+      const int signal = WTERMSIG(status);
+      const char* name = ::sigabbrev_np(signal);
+      return std::string("killed by signal ") + std::to_string(signal) +
+             (name != nullptr ? std::string(" (SIG") + name + ")" : std::string());
+    }
+    if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+    return "ended with status " + std::to_string(status);
+  }
+
+  void fail_head(Outgoing task, KillReason reason, pid_t pid, int status) {
+    detail::StateBase& state = *task.state;
+    if (state.code() == detail::kRunning) {
+      if (reason == KillReason::terminate) {
+        state.publish(detail::kCancelled);
+      } else if (reason == KillReason::timeout) {
+        state.set_error(std::make_exception_ptr(TimeoutError(
+            "confut: " + state.describe() + " ran past its timeout; its worker (pid " +
+            std::to_string(pid) + ") was killed")));
+        state.publish(detail::kFailed);
+      } else {
+        const int signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        state.set_error(std::make_exception_ptr(WorkerDied(
+            "confut: the worker process (pid " + std::to_string(pid) + ") running " +
+                state.describe() + " " + describe_status(status),
+            pid, signal, code)));
+        state.publish(detail::kFailed);
+      }
+    }
+    state.release();
+  }
+
+  void handle_terminate_requests() {
+    std::vector<detail::StateBase*> requests;
+    {
+      std::lock_guard lock(submit_mutex_);
+      requests.swap(terminate_requests_);
+    }
+    for (detail::StateBase* target : requests) {
+      for (Slot& slot : slots_) {
+        for (std::size_t i = 0; i < slot.in_flight.size(); ++i) {
+          if (slot.in_flight[i].task.state != target) continue;
+          if (i == 0) {
+            slot.kill_reason = KillReason::terminate;
+            if (slot.pid > 0) ::kill(slot.pid, SIGKILL);
+          } else if (target->code() == detail::kRunning) {
+            target->publish(detail::kCancelled);  // not started: its reply will be ignored
+          }
+        }
+      }
+      target->release();
+    }
+  }
+
+  void enforce_timeouts() {
+    if (!options_.task_timeout) return;
+    const auto now = Clock::now();
+    for (Slot& slot : slots_) {
+      if (slot.in_flight.empty() || slot.kill_reason != KillReason::none || slot.pid <= 0) continue;
+      if (now - slot.head_started >= *options_.task_timeout) {
+        slot.kill_reason = KillReason::timeout;
+        ::kill(slot.pid, SIGKILL);
+      }
+    }
+  }
+
+  int next_timeout_ms() const {
+    if (!options_.task_timeout) return -1;
+    auto earliest = Clock::time_point::max();
+    for (const Slot& slot : slots_) {
+      if (!slot.in_flight.empty() && slot.kill_reason == KillReason::none) {
+        earliest = std::min(earliest, slot.head_started + *options_.task_timeout);
+      }
+    }
+    if (earliest == Clock::time_point::max()) return -1;
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(earliest - Clock::now());
+    return static_cast<int>(std::max<std::int64_t>(0, wait.count()));
+  }
+
+  /// Done when shut down and nothing is pending, waiting or running any more.
+  bool finished(const std::deque<Outgoing>& pending) {
+    if (accepting_.load(std::memory_order_seq_cst)) return false;
+    if (!pending.empty() || waiting_tasks_.load(std::memory_order_seq_cst) != 0) return false;
+    {
+      std::lock_guard lock(submit_mutex_);
+      if (!submitted_.empty() || !terminate_requests_.empty()) return false;
+    }
+    for (const Slot& slot : slots_) {
+      if (!slot.in_flight.empty()) return false;
+    }
+    return true;
+  }
+
+  /// Closes the workers' streams (they exit), then the fork server's (it reaps them and
+  /// exits), and reaps the fork server: no zombie, no orphan.
+  void close_everything() {
+    for (Slot& slot : slots_) {
+      if (slot.fd >= 0) {
+        ::close(slot.fd);
+        slot.fd = -1;
+      }
+    }
+    ::close(control_fd_);
+    control_fd_ = -1;
+    int status = 0;
+    while (::waitpid(zygote_pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    {
+      std::lock_guard lock(pids_mutex_);
+      pids_.clear();
+    }
+  }
+
+  void break_pool(const std::string& reason) {
+    {
+      std::lock_guard lock(broken_mutex_);
+      if (broken_reason_.empty()) broken_reason_ = "confut: the process pool is broken: " + reason;
+    }
+    broken_.store(true, std::memory_order_release);
+  }
+
+  ProcessPoolOptions options_;
+  const std::size_t worker_count_;
+  pid_t zygote_pid_ = -1;
+  int control_fd_ = -1;
+  int event_fd_ = -1;
+  int epoll_fd_ = -1;
+  std::vector<Slot> slots_;  // dispatcher thread only (after construction)
+  std::thread dispatcher_;
+  std::uint64_t next_sequence_ = 0;
+
+  std::mutex submit_mutex_;
+  std::deque<Outgoing> submitted_;
+  std::vector<detail::StateBase*> terminate_requests_;
+
+  std::atomic<std::uint64_t> next_task_id_{0};
+  std::atomic<std::uint32_t> waiting_tasks_{0};
+  std::atomic<bool> accepting_{true};
+  std::atomic<bool> cancelling_{false};
+  std::atomic<bool> broken_{false};
+  mutable std::mutex broken_mutex_;
+  std::string broken_reason_;
+  mutable std::mutex pids_mutex_;
+  std::vector<int> pids_;
+  std::mutex join_mutex_;
+};
+
+}  // namespace confut
