@@ -155,7 +155,8 @@ for config in $configs; do
         -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DCONFUT_SANITIZE=thread \
         -DCONFUT_BUILD_EXAMPLES=OFF -DCONFUT_BUILD_BENCHMARKS=OFF
       step "tsan: test"
-      run_ctest build/tsan env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      run_ctest build/tsan env \
+        TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/sanitizers/tsan.supp" \
         "${run_prefix[@]}"
       ;;
     asan)

@@ -462,9 +462,8 @@ class ProcessPoolExecutor final : private detail::ReadySink {
   using Clock = std::chrono::steady_clock;
   static constexpr std::uint64_t kControlKey = ~std::uint64_t{0};
   static constexpr std::uint64_t kEventKey = ~std::uint64_t{0} - 1;
-  /// Tasks sent ahead to one worker: enough to hide the round trip, few enough that a
-  /// queued task can still be cancelled or go to a less busy worker.
-  static constexpr std::size_t kWindow = 8;
+  /// At most this many tasks are sent ahead to one worker: enough to hide the round trip.
+  static constexpr std::size_t kMaxWindow = 32;
 
   struct Outgoing {
     detail::StateBase* state = nullptr;  // holds the pool's reference
@@ -491,6 +490,7 @@ class ProcessPoolExecutor final : private detail::ReadySink {
     std::uint64_t sent = 0;
     Clock::time_point head_started{};
     KillReason kill_reason = KillReason::none;
+    bool needs_flush = false;
   };
 
   static ProcessPoolOptions make_options(std::size_t max_workers) {
@@ -502,11 +502,14 @@ class ProcessPoolExecutor final : private detail::ReadySink {
   // ---- called from any thread ----
 
   void enqueue(detail::StateBase& state, detail::RemoteTask& remote) {
+    bool sleeping = false;
     {
       std::lock_guard lock(submit_mutex_);
       submitted_.push_back(Outgoing{&state, &remote});
+      sleeping = std::exchange(dispatcher_sleeping_, false);
     }
-    wake_dispatcher();
+    // A busy dispatcher picks the task up on its next round: spare the system call.
+    if (sleeping) wake_dispatcher();
   }
 
   void wake_dispatcher() {
@@ -577,8 +580,17 @@ class ProcessPoolExecutor final : private detail::ReadySink {
       if (finished(pending)) break;
 
       const int timeout_ms = next_timeout_ms();
+      {
+        std::lock_guard lock(submit_mutex_);
+        if (!submitted_.empty()) continue;
+        dispatcher_sleeping_ = true;
+      }
       const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
                                  timeout_ms);
+      {
+        std::lock_guard lock(submit_mutex_);
+        dispatcher_sleeping_ = false;
+      }
       for (int i = 0; i < n; ++i) {
         const std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;
         const std::uint32_t flags = events[static_cast<std::size_t>(i)].events;
@@ -609,6 +621,10 @@ class ProcessPoolExecutor final : private detail::ReadySink {
   void assign(std::deque<Outgoing>& pending) {
     const bool cancelling = cancelling_.load(std::memory_order_acquire);
     const bool broken = broken_.load(std::memory_order_acquire);
+    // Send far ahead only under a long backlog: a task sent to a worker can no longer move
+    // to an idle one, nor be cancelled.
+    const std::size_t window =
+        std::clamp<std::size_t>(pending.size() / slots_.size() + 1, 2, kMaxWindow);
     while (!pending.empty()) {
       Outgoing task = pending.front();
       detail::StateBase& state = *task.state;
@@ -630,17 +646,12 @@ class ProcessPoolExecutor final : private detail::ReadySink {
         continue;
       }
       Slot* best = nullptr;
-      std::size_t best_index = 0;
-      for (std::size_t i = 0; i < slots_.size(); ++i) {
-        Slot& slot = slots_[i];
-        if (slot.phase != Phase::ready || slot.in_flight.size() >= kWindow) continue;
+      for (Slot& slot : slots_) {
+        if (slot.phase != Phase::ready || slot.in_flight.size() >= window) continue;
         if (options_.max_tasks_per_child != 0 && slot.sent >= options_.max_tasks_per_child) continue;
-        if (best == nullptr || slot.in_flight.size() < best->in_flight.size()) {
-          best = &slot;
-          best_index = i;
-        }
+        if (best == nullptr || slot.in_flight.size() < best->in_flight.size()) best = &slot;
       }
-      if (best == nullptr) return;
+      if (best == nullptr) break;
       pending.pop_front();
       if (!state.try_transition(detail::kQueued, detail::kRunning)) {
         state.release();
@@ -663,7 +674,17 @@ class ProcessPoolExecutor final : private detail::ReadySink {
       best->in_flight.push_back(InFlight{task, sequence});
       ++best->sent;
       best->writer.push(std::move(request));
-      flush(best_index);
+      best->needs_flush = true;
+    }
+    flush_assigned();
+  }
+
+  /// One write per worker for everything assigned in this round.
+  void flush_assigned() {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (!slots_[i].needs_flush) continue;
+      slots_[i].needs_flush = false;
+      flush(i);
     }
   }
 
@@ -981,6 +1002,7 @@ class ProcessPoolExecutor final : private detail::ReadySink {
 
   std::mutex submit_mutex_;
   std::deque<Outgoing> submitted_;
+  bool dispatcher_sleeping_ = false;  // guarded by submit_mutex_
   std::vector<detail::StateBase*> terminate_requests_;
 
   std::atomic<std::uint64_t> next_task_id_{0};
