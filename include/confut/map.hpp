@@ -280,5 +280,33 @@ auto map_on(Executor& executor, F fn, MapOptions options, Ranges&&... ranges) {
                                             std::forward<Ranges>(ranges)...);
 }
 
+/// Gives an executor its `map` members: `ex.map(fn, xs [, ys [, zs]] [, MapOptions])`. The
+/// options come last as a struct so that `ex.map(fn, xs, {.chunksize = 256})` compiles.
+template <class Executor>
+class MapMethods {
+ public:
+  /// Lazily yields `fn(x, y, ...)` for the elements of the (zipped) ranges, in input order.
+  template <class F, std::ranges::input_range R1>
+  auto map(F fn, R1&& r1, MapOptions options = {}) {
+    return map_on(self(), std::move(fn), options, std::forward<R1>(r1));
+  }
+  template <class F, std::ranges::input_range R1, std::ranges::input_range R2>
+  auto map(F fn, R1&& r1, R2&& r2, MapOptions options = {}) {
+    return map_on(self(), std::move(fn), options, std::forward<R1>(r1), std::forward<R2>(r2));
+  }
+  template <class F, std::ranges::input_range R1, std::ranges::input_range R2,
+            std::ranges::input_range R3>
+  auto map(F fn, R1&& r1, R2&& r2, R3&& r3, MapOptions options = {}) {
+    return map_on(self(), std::move(fn), options, std::forward<R1>(r1), std::forward<R2>(r2),
+                  std::forward<R3>(r3));
+  }
+
+ protected:
+  ~MapMethods() = default;
+
+ private:
+  Executor& self() { return static_cast<Executor&>(*this); }
+};
+
 }  // namespace detail
 }  // namespace confut

@@ -309,7 +309,8 @@ class ProcessChunkTask final : public State<std::vector<std::variant<V, std::exc
 /// be created while threads run. A worker that dies fails only the task it was running
 /// (WorkerDied, naming the pid and the signal or exit code) and is replaced; tasks queued
 /// behind it go to other workers. Workers die with the parent and ignore SIGINT.
-class ProcessPoolExecutor final : private detail::ReadySink {
+class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>,
+                                  private detail::ReadySink {
  public:
   explicit ProcessPoolExecutor(std::size_t max_workers = 0)
       : ProcessPoolExecutor(make_options(max_workers)) {}
@@ -383,22 +384,6 @@ class ProcessPoolExecutor final : private detail::ReadySink {
     task->try_transition(detail::kWaiting, detail::kQueued);
     enqueue(*task, *task);
     return future;
-  }
-
-  template <class F, std::ranges::input_range R1>
-  auto map(F fn, R1&& r1, MapOptions options = {}) {
-    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1));
-  }
-  template <class F, std::ranges::input_range R1, std::ranges::input_range R2>
-  auto map(F fn, R1&& r1, R2&& r2, MapOptions options = {}) {
-    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1),
-                          std::forward<R2>(r2));
-  }
-  template <class F, std::ranges::input_range R1, std::ranges::input_range R2,
-            std::ranges::input_range R3>
-  auto map(F fn, R1&& r1, R2&& r2, R3&& r3, MapOptions options = {}) {
-    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1),
-                          std::forward<R2>(r2), std::forward<R3>(r3));
   }
 
   /// Used by map() for chunks of several elements (not meant to be called directly).

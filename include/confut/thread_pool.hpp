@@ -60,7 +60,9 @@ struct ThreadPoolOptions {
 /// first, so nested waits do not deadlock; a real cycle of waits throws DeadlockError.
 ///
 /// Thread safety: every member may be called from any thread, including from tasks.
-class ThreadPoolExecutor final : private detail::Scheduler, private detail::ReadySink {
+class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
+                                 private detail::Scheduler,
+                                 private detail::ReadySink {
  public:
   explicit ThreadPoolExecutor(std::size_t max_workers = 0)
       : ThreadPoolExecutor(make_options(max_workers)) {}
@@ -115,24 +117,6 @@ class ThreadPoolExecutor final : private detail::Scheduler, private detail::Read
     task->try_transition(detail::kWaiting, detail::kQueued);
     enqueue(task);
     return future;
-  }
-
-  /// Lazily yields `fn(x, y, ...)` for the elements of the (zipped) ranges, in input order.
-  /// See MapOptions for timeout, chunksize and buffersize.
-  template <class F, std::ranges::input_range R1>
-  auto map(F fn, R1&& r1, MapOptions options = {}) {
-    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1));
-  }
-  template <class F, std::ranges::input_range R1, std::ranges::input_range R2>
-  auto map(F fn, R1&& r1, R2&& r2, MapOptions options = {}) {
-    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1),
-                          std::forward<R2>(r2));
-  }
-  template <class F, std::ranges::input_range R1, std::ranges::input_range R2,
-            std::ranges::input_range R3>
-  auto map(F fn, R1&& r1, R2&& r2, R3&& r3, MapOptions options = {}) {
-    return detail::map_on(*this, std::move(fn), options, std::forward<R1>(r1),
-                          std::forward<R2>(r2), std::forward<R3>(r3));
   }
 
   /// Stops accepting tasks. With `wait`, returns once every accepted task has finished and
