@@ -6,7 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Examples in the order a newcomer should see them. Programs in examples/ that
 # are not listed here run afterwards, in alphabetical order.
-demo_order=(tree_sum slowadd deadlock)
+demo_order=(tree_sum slowadd deadlock primes pairwise_correlation pi crash_isolation unsafe_library)
 
 # No example should take this long; a hang must not stall the demo.
 example_timeout=${CONFUT_EXAMPLE_TIMEOUT:-120}

@@ -61,6 +61,7 @@ class RemoteError : public Error {
       : Error(type_name + ": " + what), type_name_(std::move(type_name)), message_(what) {}
   /// The (demangled) type of the exception thrown in the worker.
   const std::string& remote_type() const noexcept { return type_name_; }
+  const std::string& type_name() const noexcept { return type_name_; }
   /// Its what().
   const std::string& remote_what() const noexcept { return message_; }
 
