@@ -18,6 +18,7 @@
 #include "executor.hpp"          // IWYU pragma: export
 #include "future.hpp"            // IWYU pragma: export
 #include "map.hpp"               // IWYU pragma: export
+#include "progress.hpp"          // IWYU pragma: export
 #include "serialization.hpp"     // IWYU pragma: export
 #include "thread_pool.hpp"       // IWYU pragma: export
 #include "wait.hpp"              // IWYU pragma: export
