@@ -141,9 +141,6 @@ CodeLocation invoker_location() {
   return location;
 }
 
-/// Room for the frame's size and the task's sequence number, filled in by the dispatcher.
-inline constexpr std::size_t kRequestHeader = 2 * sizeof(std::uint64_t);
-
 template <class R, class F, class... Args>
 class ProcessTask final : public State<R>, public RemoteTask {
  public:

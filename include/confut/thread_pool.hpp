@@ -127,7 +127,10 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     lifecycle_.compare_exchange_strong(expected, kShutDown, std::memory_order_seq_cst);
     if (cancel_futures) {
       cancelling_.store(true, std::memory_order_seq_cst);
-      for (detail::StateBase* task : injection_.drain()) retire(task, /*cancel=*/true);
+      for (detail::StateBase* task : injection_.drain()) {
+        task->cancel();
+        task->release();
+      }
     }
     wake_all();
     if (wait) join_workers();
@@ -310,11 +313,6 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     detail::StateBase* outer = std::exchange(context.current_task, &task);
     task.execute();
     context.current_task = outer;
-  }
-
-  void retire(detail::StateBase* task, bool cancel) {
-    if (cancel) task->cancel();
-    task->release();
   }
 
   /// A waiting worker runs the awaited task itself if it is still queued here, else one of

@@ -47,8 +47,6 @@ class FrameReader {
     return true;
   }
 
-  bool has_partial_frame() const noexcept { return end_ != begin_; }
-
  private:
   static constexpr std::size_t kMinRoom = 64 * 1024;
 
@@ -76,7 +74,6 @@ class FrameWriter {
   void push(std::vector<std::byte> frame_with_room_for_header) {
     const std::uint64_t length = frame_with_room_for_header.size() - kFrameHeader;
     std::memcpy(frame_with_room_for_header.data(), &length, kFrameHeader);
-    pending_bytes_ += frame_with_room_for_header.size();
     frames_.push_back(std::move(frame_with_room_for_header));
   }
 
@@ -100,7 +97,6 @@ class FrameWriter {
       const ssize_t n = ::sendmsg(fd, &message, MSG_NOSIGNAL);
       if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
       std::size_t written = static_cast<std::size_t>(n);
-      pending_bytes_ -= written;
       while (written > 0) {
         const std::size_t left = frames_.front().size() - offset_;
         if (written < left) {
@@ -120,13 +116,11 @@ class FrameWriter {
   void clear() noexcept {
     frames_.clear();
     offset_ = 0;
-    pending_bytes_ = 0;
   }
 
  private:
   std::deque<std::vector<std::byte>> frames_;
   std::size_t offset_ = 0;
-  std::size_t pending_bytes_ = 0;
 };
 
 /// Blocking write of a whole buffer (worker side).
