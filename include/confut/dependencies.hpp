@@ -6,7 +6,9 @@
 /// queue and on no thread until all its inputs are done.
 
 #include <array>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <tuple>
@@ -226,6 +228,26 @@ class DependencyBlock {
   std::atomic_flag lock_;
   bool inputs_released_ = false;
 };
+
+/// The executors' side of futures as arguments: hangs a new task on its unfinished inputs,
+/// counting it in `waiting` (so that shutdown waits for it) until the sink queues it. Returns
+/// false when there is nothing to wait for and the caller queues the task at once. On an
+/// error (an empty input future) drops the executor's reference to the task and rethrows.
+template <class TaskType>
+bool wait_for_inputs_counted(TaskType& task, ReadySink& sink,
+                             std::atomic<std::uint32_t>& waiting) {
+  waiting.fetch_add(1, std::memory_order_relaxed);
+  bool waits = false;
+  try {
+    waits = task.wait_for_inputs(sink);
+  } catch (...) {
+    waiting.fetch_sub(1, std::memory_order_relaxed);
+    task.release();
+    throw;
+  }
+  if (!waits) waiting.fetch_sub(1, std::memory_order_relaxed);
+  return waits;
+}
 
 /// Lists the states behind every future in `args`; throws InvalidStateError for an empty one.
 template <class... Args>

@@ -366,17 +366,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     task->set_initial_refs(2);  // the future, and the pool until the reply
     Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
     if constexpr (detail::any_future_argument<std::decay_t<Args>...>) {
-      waiting_tasks_.fetch_add(1, std::memory_order_relaxed);
-      bool waiting = false;
-      try {
-        waiting = task->wait_for_inputs(*this);
-      } catch (...) {
-        waiting_tasks_.fetch_sub(1, std::memory_order_relaxed);
-        task->release();
-        throw;
-      }
-      if (waiting) return future;
-      waiting_tasks_.fetch_sub(1, std::memory_order_relaxed);
+      // inputs_ready() queues it once its input futures are done
+      if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) return future;
     }
     task->try_transition(detail::kWaiting, detail::kQueued);
     enqueue(*task, *task);
