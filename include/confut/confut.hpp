@@ -18,8 +18,11 @@
 #include "executor.hpp"          // IWYU pragma: export
 #include "future.hpp"            // IWYU pragma: export
 #include "map.hpp"               // IWYU pragma: export
+#include "named.hpp"             // IWYU pragma: export
 #include "progress.hpp"          // IWYU pragma: export
 #include "serialization.hpp"     // IWYU pragma: export
+#include "stats.hpp"             // IWYU pragma: export
+#include "task_stream.hpp"       // IWYU pragma: export
 #include "thread_pool.hpp"       // IWYU pragma: export
 #include "wait.hpp"              // IWYU pragma: export
 #if defined(__linux__)

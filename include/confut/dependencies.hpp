@@ -153,6 +153,7 @@ class DependencyBlock {
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       nodes_[i].block = this;
       nodes_[i].input = inputs[i];
+      nodes_[i].input_id = inputs[i]->id_;
       nodes_[i].fire = &DependencyBlock::input_done;
       inputs[i]->retain();
     }
@@ -181,10 +182,18 @@ class DependencyBlock {
     }
   }
 
+  std::vector<std::uint64_t> input_ids() const {
+    std::vector<std::uint64_t> ids;
+    ids.reserve(nodes_.size());
+    for (const auto& node : nodes_) ids.push_back(node.input_id);
+    return ids;
+  }
+
  private:
   struct Node : Continuation {
     DependencyBlock* block = nullptr;
     StateBase* input = nullptr;
+    std::uint64_t input_id = 0;  // kept: `input` is released once done
   };
 
   struct SpinGuard {

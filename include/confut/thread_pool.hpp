@@ -27,12 +27,15 @@
 #include "dependencies.hpp"
 #include "detail/blocking.hpp"
 #include "detail/injection_queue.hpp"
+#include "detail/recorder.hpp"
 #include "detail/task.hpp"
 #include "detail/thread_context.hpp"
 #include "detail/work_stealing_deque.hpp"
 #include "errors.hpp"
 #include "future.hpp"
 #include "map.hpp"
+#include "stats.hpp"
+#include "task_stream.hpp"
 
 namespace confut {
 
@@ -49,6 +52,9 @@ struct ThreadPoolOptions {
   /// Runs once in every worker before it takes tasks. If it throws, the pool is broken:
   /// pending tasks fail and later submits throw BrokenExecutor.
   std::function<void()> initializer{};
+  /// Keeps the counters behind stats(). They cost a few nanoseconds per task; turning
+  /// them off exists for measuring that cost (stats() then reports only submits).
+  bool statistics = true;
 };
 
 /// A pool of worker threads. `submit(f, args...)` returns a Future at once; arguments that are
@@ -72,9 +78,16 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
         worker_count_(options_.max_workers != 0
                           ? options_.max_workers
                           : std::max(1u, std::thread::hardware_concurrency())),
-        workers_ready_(static_cast<std::ptrdiff_t>(worker_count_)) {
+        workers_ready_(static_cast<std::ptrdiff_t>(worker_count_)),
+        statistics_(options_.statistics),
+        recorder_(detail::next_executor_name("ThreadPoolExecutor"), worker_count_) {
     workers_.reserve(worker_count_);
-    for (std::size_t i = 0; i < worker_count_; ++i) workers_.push_back(std::make_unique<Worker>());
+    for (std::size_t i = 0; i < worker_count_; ++i) {
+      workers_.push_back(std::make_unique<Worker>());
+      recorder_.set_worker_label(i, thread_name(i));
+    }
+    recorder_.stats_source = [this] { return stats(); };
+    detail::RecordingHub::instance().add_executor(recorder_);
     for (std::size_t i = 0; i < worker_count_; ++i) {
       workers_[i]->thread = std::thread([this, i] { worker_main(i); });
     }
@@ -84,7 +97,10 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
 
   /// Shuts down and waits for every submitted task to finish.
-  ~ThreadPoolExecutor() { shutdown(true, false); }
+  ~ThreadPoolExecutor() {
+    shutdown(true, false);
+    detail::RecordingHub::instance().remove_executor(recorder_);
+  }
 
   /// Schedules `fn(args...)` and returns its future at once. Throws ExecutorShutdownError
   /// after shutdown() and BrokenExecutor once the pool is broken.
@@ -97,7 +113,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     SubmitGuard guard(*this);  // throws when not accepting tasks
     auto* task = new TaskType(std::forward<F>(fn), std::forward<Args>(args)...);
     task->owner = this;
-    task->id_ = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+    task->id_ = detail::next_task_id();
+    submitted_.fetch_add(1, std::memory_order_relaxed);
+    if (recorder_.on()) [[unlikely]] {
+      task->submitted_ns = detail::steady_nanoseconds(detail::Clock::now());
+    }
     task->set_initial_refs(2);  // the returned future, and the pool until the task is retired
     Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
 
@@ -120,6 +140,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       cancelling_.store(true, std::memory_order_seq_cst);
       for (detail::StateBase* task : injection_.drain()) {
         task->cancel();
+        if (task->code() == detail::kCancelled) note_not_run(*task);
         task->release();
       }
     }
@@ -128,6 +149,62 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   }
 
   std::size_t max_workers() const noexcept { return worker_count_; }
+
+  /// "ThreadPoolExecutor 2": this executor's name in statistics, traces and reports.
+  const std::string& name() const noexcept { return recorder_.executor_name(); }
+
+  /// Task counts by state and each worker's busy time, read without stopping anyone.
+  ExecutorStats stats() const {
+    ExecutorStats stats;
+    stats.executor = name();
+    const auto now = detail::Clock::now();
+    stats.uptime = std::chrono::duration_cast<std::chrono::nanoseconds>(now - created_);
+    std::uint64_t started = 0;
+    const std::int64_t now_ns = detail::steady_nanoseconds(now);
+    for (std::size_t i = 0; i < worker_count_; ++i) {
+      const WorkerCounters& counters = workers_[i]->counters;
+      WorkerStats worker;
+      worker.label = thread_name(i);
+      const std::uint64_t finished = counters.finished.load(std::memory_order_relaxed);
+      const std::uint64_t failed = counters.failed.load(std::memory_order_relaxed);
+      worker.tasks = finished + failed;
+      worker.busy = std::chrono::nanoseconds(counters.busy_until(now_ns));
+      stats.finished += finished;
+      stats.failed += failed;
+      started += counters.started.load(std::memory_order_relaxed);
+      stats.workers.push_back(std::move(worker));
+    }
+    stats.running = started > stats.finished + stats.failed ? started - stats.finished - stats.failed : 0;
+    stats.failed += failed_unrun_.load(std::memory_order_relaxed);
+    stats.cancelled = cancelled_.load(std::memory_order_relaxed);
+    stats.waiting = waiting_tasks_.load(std::memory_order_relaxed);
+    // Read last: every task counted above was submitted before.
+    stats.submitted = submitted_.load(std::memory_order_relaxed);
+    const std::uint64_t accounted =
+        stats.waiting + stats.running + stats.finished + stats.failed + stats.cancelled;
+    stats.queued = stats.submitted > accounted ? stats.submitted - accounted : 0;
+    return stats;
+  }
+
+  /// Starts recording the task stream: every task's submit, start and end time, worker,
+  /// name and outcome. Off by default; costs about a microsecond per task while on.
+  void start_recording() {
+    std::lock_guard lock(recording_mutex_);
+    if (!recording_) recorder_.begin_session();
+    recording_ = true;
+    recording_since_ = detail::Clock::now();
+  }
+
+  /// Stops recording and returns what was recorded since start_recording() (tasks that
+  /// ended since then). Without a recording, returns an empty stream.
+  TaskStream stop_recording() {
+    std::lock_guard lock(recording_mutex_);
+    if (!recording_) return {};
+    TaskStream stream = recorder_.collect(recording_since_);
+    recording_ = false;
+    recorder_.end_session();
+    return stream;
+  }
 
  private:
   static constexpr std::uint8_t kAccepting = 0;
@@ -142,7 +219,49 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     return options;
   }
 
+  /// A worker's counters for stats(). Only the worker writes them (plain load + store, no
+  /// read-modify-write); stats() reads them from any thread.
+  struct WorkerCounters {
+    std::atomic<std::uint64_t> started{0};
+    std::atomic<std::uint64_t> finished{0};
+    std::atomic<std::uint64_t> failed{0};
+    // Busy time is the worker's lifetime minus its idle spans, so that the clock is read
+    // only when a worker goes idle or wakes, never around each task.
+    std::atomic<std::int64_t> alive_since_ns{0};
+    std::atomic<std::int64_t> exited_at_ns{0};
+    std::atomic<std::int64_t> idle_ns{0};
+    std::atomic<std::int64_t> idle_since_ns{0};  // 0 while busy
+
+    static void bump(std::atomic<std::uint64_t>& counter) noexcept {
+      counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    void begin_idle(std::int64_t now_ns) noexcept {
+      if (idle_since_ns.load(std::memory_order_relaxed) == 0) {
+        idle_since_ns.store(now_ns, std::memory_order_relaxed);
+      }
+    }
+    void end_idle(std::int64_t last_seen_ns) noexcept {
+      const std::int64_t since = idle_since_ns.load(std::memory_order_relaxed);
+      if (since == 0) return;
+      const std::int64_t span = last_seen_ns > since ? last_seen_ns - since : 0;
+      idle_ns.store(idle_ns.load(std::memory_order_relaxed) + span, std::memory_order_relaxed);
+      idle_since_ns.store(0, std::memory_order_relaxed);
+    }
+    std::int64_t busy_until(std::int64_t now_ns) const noexcept {
+      const std::int64_t alive = alive_since_ns.load(std::memory_order_relaxed);
+      if (alive == 0) return 0;
+      const std::int64_t exited = exited_at_ns.load(std::memory_order_relaxed);
+      const std::int64_t end = exited != 0 ? exited : now_ns;
+      const std::int64_t since = idle_since_ns.load(std::memory_order_relaxed);
+      const std::int64_t idle = idle_ns.load(std::memory_order_relaxed) +
+                                (since != 0 && exited == 0 && now_ns > since ? now_ns - since : 0);
+      const std::int64_t busy = end - alive - idle;
+      return busy > 0 ? busy : 0;
+    }
+  };
+
   struct Worker {
+    WorkerCounters counters;
     std::thread thread;
     detail::WorkStealingDeque<detail::StateBase*> deque;
     std::size_t steal_cursor = 0;  // where the next steal attempt starts; owner only
@@ -288,22 +407,82 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
 
   /// Runs a task taken from a queue, or drops it when it was cancelled or claimed by a
   /// waiting worker meanwhile; then lets go of the queue's reference.
-  void run_queued(detail::StateBase* task, detail::ThreadContext& context) {
+  void run_queued(detail::StateBase* task, detail::ThreadContext& context, Worker& self) {
     if (lifecycle_.load(std::memory_order_relaxed) == kBroken) {
-      task->fail_before_start(std::make_exception_ptr(BrokenExecutor(broken_reason())));
+      if (task->fail_before_start(std::make_exception_ptr(BrokenExecutor(broken_reason())))) {
+        note_not_run(*task);
+      }
     } else if (cancelling_.load(std::memory_order_relaxed)) {
       task->cancel();
+      if (task->code() == detail::kCancelled) note_not_run(*task);
     } else if (task->try_transition(detail::kQueued, detail::kRunning)) {
-      execute_claimed(*task, context);
+      execute_claimed(*task, context, self);
+    } else if (task->code() == detail::kCancelled) {
+      note_not_run(*task);  // else a waiting worker ran it (and counted it)
     }
     task->release();
   }
 
-  static void execute_claimed(detail::StateBase& task, detail::ThreadContext& context) {
+  void execute_claimed(detail::StateBase& task, detail::ThreadContext& context, Worker& self) {
     task.running_on.store(&context, std::memory_order_release);
     detail::StateBase* outer = std::exchange(context.current_task, &task);
-    task.execute();
+    if (statistics_) WorkerCounters::bump(self.counters.started);
+    const std::uint8_t outcome =
+        recorder_.on() ? execute_recorded(task, self) : task.execute();
+    if (statistics_) {
+      WorkerCounters::bump(outcome == detail::kFinished ? self.counters.finished
+                                                        : self.counters.failed);
+    }
+    task.publish(outcome);  // counted first: a caller who saw the result sees it counted
     context.current_task = outer;
+  }
+
+  std::uint8_t execute_recorded(detail::StateBase& task, Worker& self) {
+    const int worker = static_cast<int>(index_of(self));
+    TaskRecord record;
+    record.id = task.id_;
+    record.name = recorder_.name_for(worker, task.name_key(), [&] { return task.task_name(); });
+    record.inputs = task.input_ids();
+    record.worker = worker;
+    record.started = detail::Clock::now();
+    record.submitted =
+        task.submitted_ns != 0 ? detail::steady_time_point(task.submitted_ns) : record.started;
+    const std::uint8_t outcome = task.execute();
+    record.ended = detail::Clock::now();
+    record.outcome = outcome == detail::kFinished ? TaskOutcome::finished : TaskOutcome::failed;
+    recorder_.add(worker, std::move(record));
+    return outcome;
+  }
+
+  /// Counts (and records) a task that ends without running: cancelled, or failed because an
+  /// input failed or the pool broke.
+  void note_not_run(detail::StateBase& task) {
+    const std::uint8_t code = task.code();
+    if (code == detail::kCancelled) {
+      cancelled_.fetch_add(1, std::memory_order_relaxed);
+    } else if (code == detail::kFailed) {
+      failed_unrun_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      return;
+    }
+    if (recorder_.on()) [[unlikely]] {
+      TaskRecord record;
+      record.id = task.id_;
+      record.name = recorder_.name_for(-1, task.name_key(), [&] { return task.task_name(); });
+      record.inputs = task.input_ids();
+      record.ended = record.started = detail::Clock::now();
+      record.submitted =
+          task.submitted_ns != 0 ? detail::steady_time_point(task.submitted_ns) : record.started;
+      record.outcome = code == detail::kCancelled ? TaskOutcome::cancelled : TaskOutcome::failed;
+      recorder_.add(-1, std::move(record));
+    }
+  }
+
+  std::size_t index_of(const Worker& worker) const noexcept {
+    for (std::size_t i = 0; i < worker_count_; ++i) {
+      if (workers_[i].get() == &worker) return i;
+    }
+    return 0;
   }
 
   /// A waiting worker runs the awaited task itself if it is still queued here, else one of
@@ -317,21 +496,22 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       detail::ThreadContext& context;
       ~DepthGuard() { --context.help_depth; }
     } depth_guard{context};
-    if (awaited != nullptr && run_subgraph(*awaited, context, 3)) return true;
+    if (awaited != nullptr && run_subgraph(*awaited, context, *self, 3)) return true;
     if (!any_task) return false;
     if (detail::StateBase* task = find_task(*self)) {
-      run_queued(task, context);
+      run_queued(task, context, *self);
       return true;
     }
     return false;
   }
 
-  bool run_subgraph(detail::StateBase& state, detail::ThreadContext& context, int depth) {
+  bool run_subgraph(detail::StateBase& state, detail::ThreadContext& context, Worker& self,
+                    int depth) {
     if (state.owner == this && state.code() == detail::kQueued &&
         lifecycle_.load(std::memory_order_relaxed) == kAccepting &&
         !cancelling_.load(std::memory_order_relaxed) &&
         state.try_transition(detail::kQueued, detail::kRunning)) {
-      execute_claimed(state, context);  // its queue entry is dropped when popped
+      execute_claimed(state, context, self);  // its queue entry is dropped when popped
       return true;
     }
     if (depth == 0 || state.code() != detail::kWaiting) return false;
@@ -341,7 +521,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     state.collect_pending_inputs(inputs, kMaxInputs, count);
     bool ran = false;
     for (std::size_t i = 0; i < count; ++i) {
-      if (!ran) ran = run_subgraph(*inputs[i], context, depth - 1);
+      if (!ran) ran = run_subgraph(*inputs[i], context, self, depth - 1);
       inputs[i]->release();
     }
     return ran;
@@ -350,12 +530,15 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   /// ReadySink: the last input of a waiting task is done.
   void inputs_ready(detail::StateBase& task) noexcept override {
     if (!task.try_transition(detail::kWaiting, detail::kQueued)) {
-      task.release();  // it failed (an input failed) or was cancelled meanwhile
+      note_not_run(task);  // it failed (an input failed) or was cancelled meanwhile
+      task.release();
     } else if (lifecycle_.load(std::memory_order_relaxed) == kBroken) {
       task.fail_before_start(std::make_exception_ptr(BrokenExecutor(broken_reason())));
+      note_not_run(task);
       task.release();
     } else if (cancelling_.load(std::memory_order_relaxed)) {
       task.cancel();
+      note_not_run(task);
       task.release();
     } else {
       enqueue(&task);
@@ -380,22 +563,35 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     detail::ThreadContext& context = detail::this_thread_context();
     context.scheduler = this;
     name_thread(index);
-    run_initializer();
     Worker& self = *workers_[index];
+    WorkerCounters& counters = self.counters;
+    if (statistics_) counters.alive_since_ns.store(now_ns(), std::memory_order_relaxed);
+    run_initializer();
 
+    // last_seen: the latest clock reading while idle, where an idle span is taken to end.
+    std::int64_t last_seen = 0;
     while (true) {
       if (detail::StateBase* task = find_task(self)) {
-        run_queued(task, context);
+        if (statistics_) counters.end_idle(last_seen);
+        run_queued(task, context, self);
         continue;
       }
-      if (detail::StateBase* task = spin_for_task(self)) {
-        run_queued(task, context);
+      if (detail::StateBase* task = spin_for_task(self, last_seen)) {
+        if (statistics_) counters.end_idle(last_seen);
+        run_queued(task, context, self);
         continue;
       }
       if (may_exit()) break;
       enter_idle(context);
-      if (!has_work() && !may_exit()) context.parker.park();
+      if (!has_work() && !may_exit()) {
+        context.parker.park();
+        if (statistics_) last_seen = now_ns();
+      }
       leave_idle(context);
+    }
+    if (statistics_) {
+      counters.end_idle(now_ns());
+      counters.exited_at_ns.store(now_ns(), std::memory_order_relaxed);
     }
     context.scheduler = nullptr;
     this_worker() = WorkerIdentity{};
@@ -404,20 +600,28 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
 
   /// Looks for work for a short while before sleeping; a hand-off between spinning threads
   /// costs far less than a kernel wake-up. At most half the workers spin at once.
-  detail::StateBase* spin_for_task(Worker& self) {
+  /// Also opens the worker's idle span (for stats) and keeps `last_seen` up to date.
+  detail::StateBase* spin_for_task(Worker& self, std::int64_t& last_seen) {
+    const auto spin_start = detail::Clock::now();
+    if (statistics_) {
+      last_seen = detail::steady_nanoseconds(spin_start);
+      self.counters.begin_idle(last_seen);
+    }
     const std::size_t max_spinners = std::max<std::size_t>(1, worker_count_ / 2);
     if (spinning_.fetch_add(1, std::memory_order_seq_cst) >= max_spinners) {
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
       return nullptr;
     }
     detail::StateBase* found = nullptr;
-    const auto spin_end = detail::Clock::now() + kSpinBeforeSleep;
+    const auto spin_end = spin_start + kSpinBeforeSleep;
     for (unsigned i = 1; found == nullptr; ++i) {
       detail::cpu_relax();
       if (has_work()) found = find_task(self);
       if (i % 32 == 0) {
-        if (detail::Clock::now() >= spin_end) break;
         std::this_thread::yield();  // on few cores, let the submitting thread run
+        const auto now = detail::Clock::now();
+        if (statistics_) last_seen = detail::steady_nanoseconds(now);
+        if (now >= spin_end) break;
       }
     }
     // The last spinner to find work wakes a sleeper, so that more workers join in.
@@ -457,11 +661,17 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     return broken_reason_;
   }
 
-  void name_thread(std::size_t index) const {
-#if defined(__linux__)
+  static std::int64_t now_ns() noexcept { return detail::steady_nanoseconds(detail::Clock::now()); }
+
+  std::string thread_name(std::size_t index) const {
     std::string name = options_.thread_name_prefix + "-" + std::to_string(index);
     name.resize(std::min<std::size_t>(name.size(), 15));  // the kernel's limit
-    pthread_setname_np(pthread_self(), name.c_str());
+    return name;
+  }
+
+  void name_thread(std::size_t index) const {
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), thread_name(index).c_str());
 #else
     (void)index;
 #endif
@@ -485,7 +695,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   detail::InjectionQueue<detail::StateBase*> injection_;
   std::latch workers_ready_;
 
-  alignas(64) std::atomic<std::uint64_t> next_task_id_{0};
+  alignas(64) std::atomic<std::uint64_t> submitted_{0};
   std::atomic<std::uint32_t> submits_in_progress_{0};
   alignas(64) std::atomic<std::uint32_t> waiting_tasks_{0};
   std::atomic<std::uint8_t> lifecycle_{kAccepting};
@@ -498,6 +708,16 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   mutable std::mutex broken_mutex_;
   std::string broken_reason_;
   std::mutex join_mutex_;
+
+  // Statistics and the task-stream recorder.
+  const bool statistics_;
+  const detail::Clock::time_point created_ = detail::Clock::now();
+  std::atomic<std::uint64_t> cancelled_{0};
+  std::atomic<std::uint64_t> failed_unrun_{0};
+  detail::TaskRecorder recorder_;
+  std::mutex recording_mutex_;
+  bool recording_ = false;
+  detail::Clock::time_point recording_since_{};
 };
 
 }  // namespace confut

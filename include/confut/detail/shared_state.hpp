@@ -9,6 +9,7 @@
 #include <new>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "../error_handler.hpp"
 #include "type_name.hpp"
@@ -119,8 +120,10 @@ struct StateBase {
   }
 
   // ---- what a task adds; plain states keep these defaults ----
-  /// Runs the task on the calling thread; only after a successful claim (kQueued -> kRunning).
-  virtual void execute() noexcept {}
+  /// Runs the task on the calling thread, only after a successful claim (kQueued ->
+  /// kRunning), and stores its value or error; returns kFinished or kFailed. The caller then
+  /// publish()es it (after counting it, so that statistics never lag behind a result).
+  virtual std::uint8_t execute() noexcept { return kFinished; }
   /// Retains and appends the not-yet-done input states of a waiting task (for helping).
   virtual void collect_pending_inputs(StateBase** out, std::size_t capacity,
                                       std::size_t& count) noexcept {
@@ -129,6 +132,11 @@ struct StateBase {
     (void)count;
   }
   virtual std::string task_name() const { return {}; }
+  /// Tells tasks with the same callable apart cheaply (the recorder caches names by it);
+  /// null when the name must be asked for each time.
+  virtual const void* name_key() const noexcept { return nullptr; }
+  /// Ids of the tasks whose futures were this task's arguments.
+  virtual std::vector<std::uint64_t> input_ids() const { return {}; }
   virtual std::string value_type_name() const = 0;
 
   /// "task 12 'name' (Future<int>)", for messages.
@@ -144,6 +152,8 @@ struct StateBase {
   /// Where the task runs: the thread context that claimed it (deadlock detection).
   std::atomic<ThreadContext*> running_on{nullptr};
   std::uint64_t id_ = 0;
+  /// When it was submitted (steady clock, ns); set only while its executor records.
+  std::int64_t submitted_ns = 0;
 
  private:
   void run_continuations() noexcept {

@@ -15,6 +15,7 @@
 #endif
 
 #include "../dependencies.hpp"
+#include "../named.hpp"
 #include "shared_state.hpp"
 #include "type_name.hpp"
 
@@ -40,6 +41,11 @@ inline constexpr bool is_function_pointer_v =
     std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
 
 struct NoAddress {};
+struct NoName {};
+
+/// One distinct address per type: a cheap key for the name of a callable type.
+template <class F>
+inline constexpr char type_tag = 0;
 
 template <class R, class F, class... Args>
 class Task final : public State<R> {
@@ -50,6 +56,7 @@ class Task final : public State<R> {
     if constexpr (is_function_pointer_v<F>) {
       function_address_ = reinterpret_cast<const void*>(std::get<0>(closure_));
     }
+    if constexpr (is_named_v<F>) given_name_ = std::get<0>(closure_).name;
   }
 
   ~Task() override {
@@ -73,7 +80,7 @@ class Task final : public State<R> {
     }
   }
 
-  void execute() noexcept override {
+  std::uint8_t execute() noexcept override {
     std::uint8_t outcome = kFinished;
     try {
       if constexpr (std::is_void_v<R>) {
@@ -88,7 +95,7 @@ class Task final : public State<R> {
     // Release the arguments (and input futures) before anyone sees the result.
     std::destroy_at(&closure_);
     closure_alive_ = false;
-    this->publish(outcome);
+    return outcome;
   }
 
   void collect_pending_inputs(StateBase** out, std::size_t capacity,
@@ -97,11 +104,27 @@ class Task final : public State<R> {
   }
 
   std::string task_name() const override {
-    if constexpr (is_function_pointer_v<F>) {
+    if constexpr (is_named_v<F>) {
+      return given_name_;
+    } else if constexpr (is_function_pointer_v<F>) {
       return callable_name<F>(function_address_);
     } else {
       return callable_name<F>(nullptr);
     }
+  }
+
+  const void* name_key() const noexcept override {
+    if constexpr (is_named_v<F>) {
+      return nullptr;
+    } else if constexpr (is_function_pointer_v<F>) {
+      return function_address_;
+    } else {
+      return &type_tag<F>;
+    }
+  }
+
+  std::vector<std::uint64_t> input_ids() const override {
+    return dependencies_ ? dependencies_->input_ids() : std::vector<std::uint64_t>{};
   }
 
  private:
@@ -119,6 +142,8 @@ class Task final : public State<R> {
   bool closure_alive_ = true;
   [[no_unique_address]] std::conditional_t<is_function_pointer_v<F>, const void*, NoAddress>
       function_address_{};
+  // The closure (and a Named callable's name with it) is gone once the task ran.
+  [[no_unique_address]] std::conditional_t<is_named_v<F>, std::string, NoName> given_name_{};
   std::unique_ptr<DependencyBlock> dependencies_;
 };
 
