@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages confut's build needs, only those missing.
 # Used by scripts/test.sh and scripts/demo.sh; safe to run again.
+#   --browser  also Chromium, for the headless check of the HTML performance report
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,9 @@ packages=(
   catch2            # Catch2 2.x: tests
   libbenchmark-dev  # Google Benchmark: bench/
 )
+if [ "${1:-}" = "--browser" ]; then
+  packages+=(chromium)  # tests/report/check_report.sh (CONFUT_TEST_BROWSER)
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install_deps: no dpkg here; assuming ${packages[*]} (or equivalents) are installed" >&2

@@ -132,7 +132,12 @@ build_config() {
 }
 
 step "dependencies"
-bash scripts/install_deps.sh
+# The debug build also checks the HTML report in headless Chromium.
+if [[ " $configs " == *" debug "* ]]; then
+  bash scripts/install_deps.sh --browser
+else
+  bash scripts/install_deps.sh
+fi
 
 for config in $configs; do
   start=$SECONDS
@@ -140,7 +145,7 @@ for config in $configs; do
   case $config in
     debug)
       build_config debug -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug \
-        -DCONFUT_BUILD_EXAMPLES=ON -DCONFUT_BUILD_BENCHMARKS=ON
+        -DCONFUT_BUILD_EXAMPLES=ON -DCONFUT_BUILD_BENCHMARKS=ON -DCONFUT_TEST_BROWSER=ON
       step "debug: every header compiles on its own"
       cmake --build build/debug --target all_verify_interface_header_sets -j "$build_jobs"
       step "debug: test"

@@ -19,6 +19,7 @@
 #include "future.hpp"            // IWYU pragma: export
 #include "map.hpp"               // IWYU pragma: export
 #include "named.hpp"             // IWYU pragma: export
+#include "performance_report.hpp"  // IWYU pragma: export
 #include "progress.hpp"          // IWYU pragma: export
 #include "serialization.hpp"     // IWYU pragma: export
 #include "stats.hpp"             // IWYU pragma: export
