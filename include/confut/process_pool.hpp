@@ -627,17 +627,13 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
   /// Spins until a worker replied or a task was submitted (true), or kDispatcherSpin passed.
   bool spin_for_work() const {
-    const auto start = Clock::now();
-    while (true) {
-      for (int i = 0; i < 16; ++i) {
-        if (submissions_.load(std::memory_order_acquire)) return true;
-        for (const Slot& slot : slots_) {
-          if (slot.phase != Phase::idle && !slot.channel.replies.empty()) return true;
-        }
-        detail::spin_pause();
+    return detail::spin_until(kDispatcherSpin, [this] {
+      if (submissions_.load(std::memory_order_acquire)) return true;
+      for (const Slot& slot : slots_) {
+        if (slot.phase != Phase::idle && !slot.channel.replies.empty()) return true;
       }
-      if (Clock::now() - start >= kDispatcherSpin) return false;
-    }
+      return false;
+    });
   }
 
   /// Tells every worker that the dispatcher is about to sleep. False (and withdrawn) when a

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -57,6 +58,25 @@ inline void spin_pause() noexcept {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
+}
+
+/// Spin-waits until `ready()` or `spin` has passed; returns ready(). Busy for the first few
+/// microseconds (a hand-off between two running threads takes well under one), then it
+/// yields the CPU between looks: on a machine with more busy threads than cores, the thread
+/// being waited for may need this one's core.
+template <class Ready>
+bool spin_until(std::chrono::nanoseconds spin, Ready&& ready) {
+  constexpr auto kBusy = std::chrono::microseconds(5);
+  const auto start = std::chrono::steady_clock::now();
+  while (true) {
+    for (int i = 0; i < 32; ++i) {
+      if (ready()) return true;
+      spin_pause();
+    }
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    if (elapsed >= spin) return ready();
+    if (elapsed >= kBusy) ::sched_yield();
+  }
 }
 
 /// The shared part of a ring: positions and the sleep flag, each on its own cache line so
@@ -163,16 +183,9 @@ class ShmRing {
     return !empty();
   }
 
-  /// Spins (checking the clock now and then) until a message is there or `spin` passed.
+  /// Spins (see spin_until) until a message is there or `spin` passed.
   bool spin_until_ready(std::chrono::nanoseconds spin) const noexcept {
-    const auto start = std::chrono::steady_clock::now();
-    while (true) {
-      for (int i = 0; i < 64; ++i) {
-        if (!empty()) return true;
-        spin_pause();
-      }
-      if (std::chrono::steady_clock::now() - start >= spin) return !empty();
-    }
+    return spin_until(spin, [this] { return !empty(); });
   }
 
  private:
