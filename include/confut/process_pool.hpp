@@ -439,7 +439,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   /// (The shared-memory rings are sized for this; see detail::kInlineLimit.)
   static constexpr std::size_t kMaxWindow = 32;
   /// While replies are due, the dispatcher spins this long before it sleeps in epoll.
-  static constexpr auto kDispatcherSpin = std::chrono::microseconds(50);
+  static constexpr auto kDispatcherSpin = std::chrono::microseconds(20);
 
   struct Outgoing {
     detail::StateBase* state = nullptr;  // holds the pool's reference

@@ -60,22 +60,20 @@ inline void spin_pause() noexcept {
 #endif
 }
 
-/// Spin-waits until `ready()` or `spin` has passed; returns ready(). Busy for the first few
-/// microseconds (a hand-off between two running threads takes well under one), then it
-/// yields the CPU between looks: on a machine with more busy threads than cores, the thread
-/// being waited for may need this one's core.
+/// Spin-waits until `ready()` or `spin` has passed; returns ready(). It yields the CPU every
+/// few looks: with more busy threads than cores (a process pool on a small machine), the
+/// thread being waited for may need this one's core; with a core to spare, a yield returns
+/// at once.
 template <class Ready>
 bool spin_until(std::chrono::nanoseconds spin, Ready&& ready) {
-  constexpr auto kBusy = std::chrono::microseconds(5);
   const auto start = std::chrono::steady_clock::now();
   while (true) {
     for (int i = 0; i < 32; ++i) {
       if (ready()) return true;
       spin_pause();
     }
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    if (elapsed >= spin) return ready();
-    if (elapsed >= kBusy) ::sched_yield();
+    if (std::chrono::steady_clock::now() - start >= spin) return ready();
+    ::sched_yield();
   }
 }
 
