@@ -393,6 +393,45 @@ TEST_CASE("a process pool starts while a thread pool is busy", "[process_pool][t
   for (int i = 0; i < 4; ++i) REQUIRE(busy[static_cast<std::size_t>(i)].result() == i);
 }
 
+namespace {
+/// CPU time (user + system) a process has used so far, from /proc (10 ms resolution).
+std::chrono::milliseconds process_cpu_time(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const auto close_paren = line.rfind(')');
+  if (close_paren == std::string::npos) return {};
+  std::istringstream rest(line.substr(close_paren + 2));
+  std::string field;
+  for (int i = 3; i < 14; ++i) rest >> field;  // fields 3 to 13
+  long user = 0, system = 0;
+  rest >> user >> system;                     // fields 14 and 15, in clock ticks
+  return std::chrono::milliseconds((user + system) * 1000 / ::sysconf(_SC_CLK_TCK));
+}
+}  // namespace
+
+TEST_CASE("an idle process pool does not burn CPU, in the parent or the workers",
+          "[process_pool][idle]") {
+  confut::ProcessPoolExecutor ex(2);
+  std::vector<confut::Future<int>> warm;
+  for (int i = 0; i < 2000; ++i) warm.push_back(ex.submit(square, i));
+  for (auto& f : warm) (void)f.result(30s);
+  std::this_thread::sleep_for(100ms);  // let the dispatcher and the workers stop spinning
+  const std::vector<int> pids = ex.worker_pids();
+  REQUIRE(pids.size() == 2);
+  auto total = [&] {
+    auto sum = process_cpu_time(static_cast<int>(::getpid()));
+    for (int pid : pids) sum += process_cpu_time(pid);
+    return sum;
+  };
+  const auto before = total();
+  std::this_thread::sleep_for(1s);
+  const auto used = total() - before;
+  CAPTURE(used.count());
+  // Spinning in the dispatcher or a worker would use about 1000 ms here.
+  REQUIRE(used < 50ms);
+}
+
 TEST_CASE("shutdown leaves no zombie and no worker behind", "[process_pool][shutdown]") {
   std::vector<int> pids;
   {

@@ -436,7 +436,10 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   static constexpr std::uint64_t kControlKey = ~std::uint64_t{0};
   static constexpr std::uint64_t kEventKey = ~std::uint64_t{0} - 1;
   /// At most this many tasks are sent ahead to one worker: enough to hide the round trip.
+  /// (The shared-memory rings are sized for this; see detail::kInlineLimit.)
   static constexpr std::size_t kMaxWindow = 32;
+  /// While replies are due, the dispatcher spins this long before it sleeps in epoll.
+  static constexpr auto kDispatcherSpin = std::chrono::microseconds(20);
 
   struct Outgoing {
     detail::StateBase* state = nullptr;  // holds the pool's reference
@@ -457,7 +460,12 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     int fd = -1;
     bool exited = false;
     int exit_status = 0;
-    detail::FrameReader reader;
+    detail::SharedMemory memory;
+    detail::WorkerChannel channel;  // in `memory`
+    std::deque<std::vector<std::byte>> backlog;  // requests waiting for room in the ring
+    bool awaiting_socket_reply = false;  // the ring said: the next reply is on the socket
+    bool needs_wake = false;
+    detail::FrameReader reader;  // messages too large for the rings
     detail::FrameWriter writer;
     std::deque<InFlight> in_flight;
     std::uint64_t sent = 0;
@@ -479,6 +487,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     {
       std::lock_guard lock(submit_mutex_);
       submitted_.push_back(Outgoing{&state, &remote});
+      submissions_.store(true, std::memory_order_release);
       sleeping = std::exchange(dispatcher_sleeping_, false);
     }
     // A busy dispatcher picks the task up on its next round: spare the system call.
@@ -523,20 +532,29 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
   void spawn(std::size_t index) {
     Slot& slot = slots_[index];
+    slot = Slot{};
+    try {
+      slot.memory = detail::SharedMemory::create(detail::kChannelSize);
+    } catch (const Error& e) {
+      break_pool(e.what());
+      return;
+    }
+    slot.channel = detail::WorkerChannel(slot.memory.data(), true);
     int ends[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
       break_pool("socketpair failed: " + std::string(std::strerror(errno)));
       return;
     }
-    slot = Slot{};
     slot.fd = ends[0];
     ::fcntl(slot.fd, F_SETFL, ::fcntl(slot.fd, F_GETFL) | O_NONBLOCK);
     slot.phase = Phase::spawning;
     detail::ControlMessage request;
     request.type = detail::ControlMessage::kSpawn;
     request.slot = static_cast<std::uint32_t>(index);
-    const bool sent = detail::send_control(control_fd_, request, ends[1]);
+    const int passed[detail::kMaxPassedFds] = {ends[1], slot.memory.fd(), event_fd_};
+    const bool sent = detail::send_control(control_fd_, request, passed, detail::kMaxPassedFds);
     ::close(ends[1]);
+    slot.memory.close_fd();
     if (!sent) {
       break_pool("the fork server is gone");
       return;
@@ -552,15 +570,30 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       assign(pending);
       if (finished(pending)) break;
 
-      const int timeout_ms = next_timeout_ms();
-      {
-        std::lock_guard lock(submit_mutex_);
-        if (!submitted_.empty()) continue;
-        dispatcher_sleeping_ = true;
+      // Replies due: a short spin catches them without a wake-up through the kernel. A busy
+      // dispatcher still looks at its sockets (deaths, large messages) every few rounds.
+      const bool busy = replies_due() && spin_for_work();
+      if (busy && ++busy_rounds_ % 16 != 0) {
+        take_all_replies();
+        handle_terminate_requests();
+        enforce_timeouts();
+        continue;
+      }
+      int timeout_ms = 0;
+      if (!busy) {
+        timeout_ms = next_timeout_ms();
+        {
+          std::lock_guard lock(submit_mutex_);
+          if (!submitted_.empty()) continue;
+          dispatcher_sleeping_ = true;
+        }
+        // Workers ring the eventfd only when told (by these flags) that we sleep.
+        if (!announce_sleep()) timeout_ms = 0;
       }
       const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
                                  timeout_ms);
-      {
+      if (!busy) {
+        end_sleep();
         std::lock_guard lock(submit_mutex_);
         dispatcher_sleeping_ = false;
       }
@@ -578,16 +611,61 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
           if ((flags & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) read_replies(key);
         }
       }
+      take_all_replies();
       handle_terminate_requests();
       enforce_timeouts();
     }
     close_everything();
   }
 
+  bool replies_due() const {
+    for (const Slot& slot : slots_) {
+      if (!slot.in_flight.empty()) return true;
+    }
+    return false;
+  }
+
+  /// Spins until a worker replied or a task was submitted (true), or kDispatcherSpin passed.
+  bool spin_for_work() const {
+    return detail::spin_until(kDispatcherSpin, [this] {
+      if (submissions_.load(std::memory_order_acquire)) return true;
+      for (const Slot& slot : slots_) {
+        if (slot.phase != Phase::idle && !slot.channel.replies.empty()) return true;
+      }
+      return false;
+    });
+  }
+
+  /// Tells every worker that the dispatcher is about to sleep. False (and withdrawn) when a
+  /// reply came in meanwhile.
+  bool announce_sleep() {
+    for (Slot& slot : slots_) {
+      if (slot.phase == Phase::idle) continue;
+      if (!slot.channel.replies.prepare_sleep()) {
+        end_sleep();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void end_sleep() {
+    for (Slot& slot : slots_) {
+      if (slot.phase != Phase::idle) slot.channel.replies.end_sleep();
+    }
+  }
+
+  void take_all_replies() {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].phase != Phase::idle) take_replies(i);
+    }
+  }
+
   void take_submitted(std::deque<Outgoing>& pending) {
     std::lock_guard lock(submit_mutex_);
     for (auto& task : submitted_) pending.push_back(task);
     submitted_.clear();
+    submissions_.store(false, std::memory_order_relaxed);
   }
 
   /// Sends pending tasks to ready workers, least loaded first.
@@ -630,11 +708,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
         state.release();
         continue;
       }
-      std::vector<std::byte> request;
+      scratch_.clear();  // keeps its capacity: no allocation per task
       try {
-        WireWriter writer;
-        task.remote->write_request(writer);
-        request = std::move(writer.buffer());
+        task.remote->write_request(scratch_);
       } catch (...) {
         state.set_error(std::current_exception());
         state.publish(detail::kFailed);
@@ -642,21 +718,55 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
         continue;
       }
       const std::uint64_t sequence = ++next_sequence_;
-      std::memcpy(request.data() + sizeof(std::uint64_t), &sequence, sizeof sequence);
+      std::memcpy(scratch_.buffer().data() + sizeof(std::uint64_t), &sequence, sizeof sequence);
       if (best->in_flight.empty()) best->head_started = Clock::now();
       best->in_flight.push_back(InFlight{task, sequence});
       ++best->sent;
-      best->writer.push(std::move(request));
-      best->needs_flush = true;
+      send_request(*best, scratch_.buffer());
     }
     flush_assigned();
   }
 
-  /// One write per worker for everything assigned in this round.
+  /// Puts a request frame (u64 size header first) in the worker's ring, or, when too large
+  /// for it, an empty message in the ring and the frame on the socket.
+  void send_request(Slot& slot, std::vector<std::byte>& frame) {
+    const std::size_t size = frame.size() - detail::kFrameHeader;
+    if (size > detail::kInlineLimit) {
+      push_request(slot, nullptr, 0);
+      slot.writer.push(std::move(frame));
+      slot.needs_flush = true;
+    } else {
+      push_request(slot, frame.data() + detail::kFrameHeader, size);
+    }
+  }
+
+  void push_request(Slot& slot, const std::byte* payload, std::size_t size) {
+    slot.needs_wake = true;
+    if (slot.backlog.empty() && slot.channel.requests.try_push(payload, size)) return;
+    slot.backlog.emplace_back(payload, payload + size);
+  }
+
+  /// Moves what waits in the backlog into the ring, as far as it has room.
+  void push_backlog(Slot& slot) {
+    while (!slot.backlog.empty()) {
+      const std::vector<std::byte>& message = slot.backlog.front();
+      if (!slot.channel.requests.try_push(message.data(), message.size())) return;
+      slot.backlog.pop_front();
+      slot.needs_wake = true;
+    }
+  }
+
+  /// One wake-up (only if the worker sleeps) and one socket write per worker for everything
+  /// assigned in this round.
   void flush_assigned() {
     for (std::size_t i = 0; i < slots_.size(); ++i) {
-      if (!slots_[i].needs_flush) continue;
-      slots_[i].needs_flush = false;
+      Slot& slot = slots_[i];
+      if (slot.needs_wake) {
+        slot.needs_wake = false;
+        if (slot.channel.requests.take_sleeper()) slot.channel.requests.wake_consumer();
+      }
+      if (!slot.needs_flush) continue;
+      slot.needs_flush = false;
       flush(i);
     }
   }
@@ -674,7 +784,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     Slot& slot = slots_[index];
     while (slot.fd >= 0) {
       const long n = slot.reader.read_from(slot.fd);
-      process_frames(index);
+      take_replies(index);
       if (n > 0) continue;
       if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         close_stream(slot);
@@ -691,38 +801,59 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     slot.fd = -1;
   }
 
-  void process_frames(std::size_t index) {
+  /// Takes every reply the worker has sent so far: from its ring, and from its socket where
+  /// the ring points there. Then refills its ring from the backlog.
+  void take_replies(std::size_t index) {
     Slot& slot = slots_[index];
-    const std::byte* data = nullptr;
-    std::size_t size = 0;
-    while (slot.reader.next(data, size)) {
-      WireReader in(data, size);
-      try {
-        const auto sequence = in.read<std::uint64_t>();
-        const auto kind = static_cast<detail::WorkerReply>(in.read<std::uint8_t>());
-        if (kind == detail::WorkerReply::ready) {
-          slot.phase = Phase::ready;
-          continue;
+    while (true) {
+      if (slot.awaiting_socket_reply) {
+        const std::byte* data = nullptr;
+        std::size_t size = 0;
+        if (!slot.reader.next(data, size)) break;  // the rest comes with the next read
+        slot.awaiting_socket_reply = false;
+        handle_reply(slot, data, size);
+      } else {
+        if (!slot.channel.replies.pop(incoming_)) break;
+        if (incoming_.empty()) {
+          slot.awaiting_socket_reply = true;
+        } else {
+          handle_reply(slot, incoming_.data(), incoming_.size());
         }
-        if (kind == detail::WorkerReply::init_failed) {
-          break_pool("the worker initializer failed: " +
-                     detail::describe_exception(detail::decode_exception(in)));
-          continue;
-        }
-        if (slot.in_flight.empty() || slot.in_flight.front().sequence != sequence) continue;
+      }
+    }
+    if (!slot.backlog.empty()) {
+      push_backlog(slot);
+      flush_assigned();
+    }
+  }
+
+  void handle_reply(Slot& slot, const std::byte* data, std::size_t size) {
+    WireReader in(data, size);
+    try {
+      const auto sequence = in.read<std::uint64_t>();
+      const auto kind = static_cast<detail::WorkerReply>(in.read<std::uint8_t>());
+      if (kind == detail::WorkerReply::ready) {
+        slot.phase = Phase::ready;
+        return;
+      }
+      if (kind == detail::WorkerReply::init_failed) {
+        break_pool("the worker initializer failed: " +
+                   detail::describe_exception(detail::decode_exception(in)));
+        return;
+      }
+      if (slot.in_flight.empty() || slot.in_flight.front().sequence != sequence) return;
+      InFlight done = slot.in_flight.front();
+      slot.in_flight.pop_front();
+      slot.head_started = Clock::now();
+      complete(done.task, kind, in);
+    } catch (...) {
+      // A frame that cannot be read: fail the task it belonged to, if known.
+      if (!slot.in_flight.empty()) {
         InFlight done = slot.in_flight.front();
         slot.in_flight.pop_front();
-        slot.head_started = Clock::now();
-        complete(done.task, kind, in);
-      } catch (...) {
-        // A frame that cannot be read: fail the task it belonged to, if known.
-        if (!slot.in_flight.empty()) {
-          InFlight done = slot.in_flight.front();
-          slot.in_flight.pop_front();
-          done.task.state->set_error(std::current_exception());
-          done.task.state->publish(detail::kFailed);
-          done.task.state->release();
-        }
+        done.task.state->set_error(std::current_exception());
+        done.task.state->publish(detail::kFailed);
+        done.task.state->release();
       }
     }
   }
@@ -803,6 +934,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   /// and start a replacement.
   void worker_gone(std::size_t index, std::deque<Outgoing>* pending = nullptr) {
     Slot& slot = slots_[index];
+    take_replies(index);  // what it put in its ring before it died
+    slot.backlog.clear();
     const bool was_starting = slot.phase == Phase::starting || slot.phase == Phase::spawning;
     const int status = slot.exit_status;
     const pid_t pid = slot.pid;
@@ -939,6 +1072,10 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   /// exits), and reaps the fork server: no zombie, no orphan.
   void close_everything() {
     for (Slot& slot : slots_) {
+      if (slot.phase != Phase::idle) {
+        slot.channel.header->closing.store(1, std::memory_order_release);
+        slot.channel.requests.wake_consumer();
+      }
       if (slot.fd >= 0) {
         ::close(slot.fd);
         slot.fd = -1;
@@ -972,10 +1109,14 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   std::vector<Slot> slots_;  // dispatcher thread only (after construction)
   std::thread dispatcher_;
   std::uint64_t next_sequence_ = 0;
+  std::uint64_t busy_rounds_ = 0;
+  WireWriter scratch_;                // the request being encoded
+  std::vector<std::byte> incoming_;  // the reply being decoded
 
   std::mutex submit_mutex_;
   std::deque<Outgoing> submitted_;
   bool dispatcher_sleeping_ = false;  // guarded by submit_mutex_
+  std::atomic<bool> submissions_{false};  // submitted_ may be non-empty (read without the lock)
   std::vector<detail::StateBase*> terminate_requests_;
 
   std::atomic<std::uint64_t> next_task_id_{0};

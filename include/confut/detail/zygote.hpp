@@ -72,20 +72,25 @@ inline int close_inherited_descriptors(int keep) {
   return 3;
 }
 
-inline bool send_control(int fd, const ControlMessage& message, int passed_fd = -1) {
+/// The most descriptors one control message carries (a worker's socket, memfd and bell).
+inline constexpr int kMaxPassedFds = 3;
+
+inline bool send_control(int fd, const ControlMessage& message, const int* passed_fds = nullptr,
+                         int passed_count = 0) {
   iovec data{const_cast<ControlMessage*>(&message), sizeof message};
   msghdr header{};
   header.msg_iov = &data;
   header.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (passed_fd >= 0) {
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)] = {};
+  if (passed_count > 0) {
+    const std::size_t bytes = sizeof(int) * static_cast<std::size_t>(passed_count);
     header.msg_control = control;
-    header.msg_controllen = sizeof control;
+    header.msg_controllen = CMSG_SPACE(bytes);
     cmsghdr* cmsg = CMSG_FIRSTHDR(&header);
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cmsg), &passed_fd, sizeof(int));
+    cmsg->cmsg_len = CMSG_LEN(bytes);
+    std::memcpy(CMSG_DATA(cmsg), passed_fds, bytes);
   }
   while (true) {
     if (::sendmsg(fd, &header, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof message)) return true;
@@ -93,27 +98,40 @@ inline bool send_control(int fd, const ControlMessage& message, int passed_fd = 
   }
 }
 
-/// Receives one message (and a passed descriptor, if any). Returns false at end of stream.
-inline bool receive_control(int fd, ControlMessage& message, int* passed_fd = nullptr) {
+/// Receives one message and the descriptors passed with it (up to kMaxPassedFds into
+/// `passed_fds`, the rest closed); `passed_count` says how many. False at end of stream.
+inline bool receive_control(int fd, ControlMessage& message, int* passed_fds = nullptr,
+                            int* passed_count = nullptr) {
   iovec data{&message, sizeof message};
   msghdr header{};
   header.msg_iov = &data;
   header.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)] = {};
   header.msg_control = control;
   header.msg_controllen = sizeof control;
   ssize_t n;
   do {
     n = ::recvmsg(fd, &header, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(sizeof message)) return false;
-  if (passed_fd != nullptr) {
-    *passed_fd = -1;
-    for (cmsghdr* cmsg = CMSG_FIRSTHDR(&header); cmsg != nullptr; cmsg = CMSG_NXTHDR(&header, cmsg)) {
-      if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-        std::memcpy(passed_fd, CMSG_DATA(cmsg), sizeof(int));
+  int count = 0;
+  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&header); cmsg != nullptr; cmsg = CMSG_NXTHDR(&header, cmsg)) {
+    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t fds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < fds; ++i) {
+      int passed = -1;
+      std::memcpy(&passed, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+      if (passed_fds != nullptr && count < kMaxPassedFds) {
+        passed_fds[count++] = passed;
+      } else {
+        ::close(passed);
       }
     }
+  }
+  if (passed_count != nullptr) *passed_count = count;
+  if (n != static_cast<ssize_t>(sizeof message)) {
+    for (int i = 0; i < count; ++i) ::close(passed_fds[i]);
+    if (passed_count != nullptr) *passed_count = 0;
+    return false;
   }
   return true;
 }
@@ -160,11 +178,13 @@ inline bool receive_control(int fd, ControlMessage& message, int* passed_fd = nu
     }
     if (watched[0].revents == 0) continue;
     ControlMessage message;
-    int worker_fd = -1;
-    if (!receive_control(control_fd, message, &worker_fd)) break;  // the parent is gone
+    int passed[kMaxPassedFds] = {-1, -1, -1};
+    int passed_count = 0;
+    if (!receive_control(control_fd, message, passed, &passed_count)) break;  // the parent is gone
     if (message.type == ControlMessage::kConfig) {
       config = message.config;
-    } else if (message.type == ControlMessage::kSpawn && worker_fd >= 0) {
+    } else if (message.type == ControlMessage::kSpawn && passed_count == kMaxPassedFds) {
+      const WorkerEndpoints ends{passed[0], passed[1], passed[2]};
       std::fflush(nullptr);
       const pid_t pid = ::fork();
       if (pid == 0) {
@@ -174,9 +194,8 @@ inline bool receive_control(int fd, ControlMessage& message, int* passed_fd = nu
         ::close(child_fd);
         ::sigprocmask(SIG_UNBLOCK, &child_signal, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
-        run_worker(worker_fd, config);
+        run_worker(ends, config);
       }
-      ::close(worker_fd);
       ControlMessage spawned;
       spawned.type = ControlMessage::kSpawned;
       spawned.slot = message.slot;
@@ -184,6 +203,7 @@ inline bool receive_control(int fd, ControlMessage& message, int* passed_fd = nu
       send_control(control_fd, spawned);
       if (pid > 0) live.insert(pid);
     }
+    for (int i = 0; i < passed_count; ++i) ::close(passed[i]);  // the worker has its copies
   }
   for (pid_t pid : live) ::kill(pid, SIGKILL);
   while (::waitpid(-1, nullptr, 0) > 0) {
