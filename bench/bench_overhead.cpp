@@ -112,6 +112,26 @@ void register_w1() {
     w1_counters(state, kThreads, workers, s);
   }, 10);
 
+  // The cost of the always-on statistics (off here) and of the task-stream recorder (on).
+  register_timed("W1/confut_threads_nostats" + n_threads + w, [=](benchmark::State& state) {
+    confut::ThreadPoolExecutor ex({.max_workers = workers, .statistics = false});
+    const double s = measure(state, Side::confut, [&] { return w1_confut_submit(ex, kThreads); },
+                             w1_check(kThreads));
+    w1_counters(state, kThreads, workers, s);
+  }, 10);
+
+  register_timed("W1/confut_threads_recording" + n_threads + w, [=](benchmark::State& state) {
+    confut::ThreadPoolExecutor ex(workers);
+    const double s = measure(state, Side::confut, [&] {
+      ex.start_recording();
+      const std::int64_t sum = w1_confut_submit(ex, kThreads);
+      const confut::TaskStream stream = ex.stop_recording();
+      if (stream.tasks.size() != static_cast<std::size_t>(kThreads)) return std::int64_t{-1};
+      return sum;
+    }, w1_check(kThreads));
+    w1_counters(state, kThreads, workers, s);
+  }, 10);
+
   register_timed("W1/confut_threads_map256" + n_threads + w, [=](benchmark::State& state) {
     confut::ThreadPoolExecutor ex(workers);
     const std::vector<int> inputs = iota_inputs(kThreads);

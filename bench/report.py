@@ -28,6 +28,8 @@ from collections import defaultdict
 SYSTEMS = {
     "confut_threads": "confut ThreadPoolExecutor",
     "confut_threads_map256": "confut ThreadPoolExecutor, map(chunksize=256)",
+    "confut_threads_nostats": "confut ThreadPoolExecutor, statistics off",
+    "confut_threads_recording": "confut ThreadPoolExecutor, recording the task stream",
     "confut_processes": "confut ProcessPoolExecutor",
     "confut_processes_map256": "confut ProcessPoolExecutor, map(chunksize=256)",
     "tbb_task_group": "oneTBB task_group",
@@ -433,6 +435,12 @@ def evaluate_targets(report, workers):
     check("W1 threads: >= 100x faster than Python ThreadPoolExecutor",
           "%sx" % fmt_number(py / t1) if both(t1, py) else "–",
           py / t1 >= 100 if both(t1, py) else None)
+    t1_off = get("W1", "confut_threads_nostats", "ns_per_task")
+    check("W1 threads: always-on statistics cost < 5% per task",
+          "%s vs %s ns with them off (%s%%)" % (
+              fmt_number(t1), fmt_number(t1_off),
+              fmt_number(100.0 * (t1 - t1_off) / t1_off) if both(t1, t1_off) else "–"),
+          t1 <= 1.05 * t1_off if both(t1, t1_off) else None)
     g = get("W3", "confut_threads", "graph_ms")
     fg = get("W3", "tbb_flow_graph", "graph_ms")
     dask = get("W3", "dask_futures", "graph_ms")

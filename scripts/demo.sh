@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # confut's demo command: a Release build of the examples and benchmarks, then
-# every example program, in the order listed below.
+# every example program, in the order listed below: first the guided tour, which
+# also writes an HTML performance report and a Chrome trace (build/release/tour/).
+# CONFUT_DEMO_ONLY_TOUR=1 runs the tour alone.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Examples in the order a newcomer should see them. Programs in examples/ that
 # are not listed here run afterwards, in alphabetical order.
-demo_order=(tree_sum slowadd deadlock primes pairwise_correlation pi crash_isolation unsafe_library)
+demo_order=(tour tree_sum slowadd deadlock primes pairwise_correlation pi crash_isolation unsafe_library)
 
 # No example should take this long; a hang must not stall the demo.
 example_timeout=${CONFUT_EXAMPLE_TIMEOUT:-120}
@@ -19,12 +21,13 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)"
 
 names=("${demo_order[@]}")
+[ "${CONFUT_DEMO_ONLY_TOUR:-0}" = 1 ] && names=(tour)
 for source in examples/*.cpp; do
   [ -e "$source" ] || continue
   name=$(basename "$source" .cpp)
   case " ${demo_order[*]} " in
     *" $name "*) ;;
-    *) names+=("$name") ;;
+    *) [ "${CONFUT_DEMO_ONLY_TOUR:-0}" = 1 ] || names+=("$name") ;;
   esac
 done
 
@@ -38,7 +41,9 @@ for name in "${names[@]}"; do
   echo
   echo "=== example: $name ==="
   rc=0
-  timeout "$example_timeout" "$program" || rc=$?
+  args=()
+  [ "$name" = tour ] && args=("$build/tour")  # where the report and the trace go
+  timeout "$example_timeout" "$program" "${args[@]}" || rc=$?
   if [ "$rc" -ne 0 ]; then
     echo "=== example $name exited with status $rc ===" >&2
     failures=$((failures + 1))

@@ -192,3 +192,67 @@ TEST_CASE("executors get distinct names and future ids are unique across executo
   CHECK(x.id() != y.id());
   CHECK(x.result() + y.result() == 5);
 }
+
+#if defined(__linux__)
+namespace stats_test {
+int square(int x) { return x * x; }
+int throw_for(int x) { throw std::invalid_argument("no " + std::to_string(x)); }
+int crash(int) { std::abort(); }
+int nap(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+}  // namespace stats_test
+
+TEST_CASE("process pool stats count outcomes, crashes included, per worker") {
+  confut::ProcessPoolExecutor ex(2);
+  std::vector<confut::Future<int>> futures;
+  for (int i = 0; i < 20; ++i) futures.push_back(ex.submit(stats_test::square, i));
+  auto thrown = ex.submit(stats_test::throw_for, 1);
+  auto crashed = ex.submit(stats_test::crash, 2);
+  for (int i = 0; i < 20; ++i) CHECK(futures[static_cast<std::size_t>(i)].result() == i * i);
+  CHECK_THROWS_AS(thrown.result(), std::invalid_argument);
+  CHECK_THROWS_AS(crashed.result(), confut::WorkerDied);
+  ex.shutdown();
+  const confut::ExecutorStats stats = ex.stats();
+  CHECK(stats.executor == ex.name());
+  CHECK(stats.executor.rfind("ProcessPoolExecutor ", 0) == 0);
+  CHECK(stats.submitted == 22);
+  CHECK(stats.finished == 20);
+  CHECK(stats.failed == 2);
+  CHECK(stats.cancelled == 0);
+  CHECK(stats.queued + stats.running + stats.waiting == 0);
+  REQUIRE(stats.workers.size() == 2);
+  std::uint64_t ran = 0;
+  for (const auto& worker : stats.workers) {
+    ran += worker.tasks;
+    CHECK(worker.label.rfind("worker ", 0) == 0);
+    CHECK(worker.label.find("(pid ") != std::string::npos);
+  }
+  CHECK(ran == 22);
+}
+
+TEST_CASE("process pool stats under load: running, queued, cancelled, busy time") {
+  confut::ProcessPoolExecutor ex(2);
+  ex.submit(stats_test::square, 1).result();  // workers up
+  std::vector<confut::Future<int>> futures;
+  for (int i = 0; i < 6; ++i) futures.push_back(ex.submit(stats_test::nap, 200));
+  auto last = ex.submit(stats_test::nap, 1);
+  CHECK(last.cancel());
+  std::this_thread::sleep_for(100ms);
+  const confut::ExecutorStats during = ex.stats();
+  CHECK(during.submitted == 8);
+  CHECK(during.running == 2);
+  CHECK(during.queued == 4);
+  CHECK(during.finished == 1);
+  for (auto& future : futures) CHECK(future.result() == 200);
+  ex.shutdown();
+  const confut::ExecutorStats after = ex.stats();
+  CHECK(after.finished == 7);
+  CHECK(after.cancelled == 1);
+  std::chrono::nanoseconds busy{0};
+  for (const auto& worker : after.workers) busy += worker.busy;
+  CHECK(busy >= 1100ms);  // 6 naps of 200 ms, less a little for timer slack
+  CHECK(busy <= after.uptime * 2);
+}
+#endif

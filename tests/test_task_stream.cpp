@@ -228,3 +228,62 @@ TEST_CASE("recording under concurrent submitters keeps every task exactly once")
   REQUIRE(stream.tasks.size() == ids.size());
   for (const auto& task : stream.tasks) CHECK(ids.count(task.id) == 1);
 }
+
+#if defined(__linux__)
+namespace stream_test {
+int slow_square(int x) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  return x * x;
+}
+std::vector<double> make_doubles(int n) { return std::vector<double>(static_cast<std::size_t>(n), 1.5); }
+}  // namespace stream_test
+
+TEST_CASE("a process pool records worker-side times, names, inputs and encode/decode times") {
+  confut::ThreadPoolExecutor threads(1);
+  confut::ProcessPoolExecutor ex(2);
+  ex.submit(square, 1).result();  // before recording: not in the stream
+  ex.start_recording();
+  const auto before = std::chrono::steady_clock::now();
+  std::vector<confut::Future<int>> futures;
+  for (int i = 0; i < 8; ++i) futures.push_back(ex.submit(stream_test::slow_square, i));
+  auto input = threads.submit(square, 3);
+  auto dependent = ex.submit(sum_pair, input, futures[0]);
+  auto named_one = ex.submit(confut::named("remote step", square), 4);
+  auto big = ex.submit(stream_test::make_doubles, 100000);
+  auto failing = ex.submit(refuse, 1);
+  for (int i = 0; i < 8; ++i) CHECK(futures[static_cast<std::size_t>(i)].result() == i * i);
+  CHECK(dependent.result() == 9);
+  CHECK(named_one.result() == 16);
+  CHECK(big.result().size() == 100000);
+  CHECK_THROWS_AS(failing.result(), std::invalid_argument);
+  const auto after = std::chrono::steady_clock::now();
+  const confut::TaskStream stream = ex.stop_recording();
+
+  REQUIRE(stream.tasks.size() == 12);
+  REQUIRE(stream.executors.size() == 1);
+  CHECK(stream.executors[0].name == ex.name());
+  REQUIRE(stream.executors[0].workers.size() == 2);
+  CHECK(stream.executors[0].workers[0].find("(pid ") != std::string::npos);
+  const auto index = by_id(stream);
+  for (const auto& task : stream.tasks) {
+    INFO("task " << task.id << " " << task.name);
+    CHECK(task.ran());
+    CHECK(task.worker < 2);
+    CHECK(before <= task.submitted);
+    CHECK(task.submitted <= task.started);
+    CHECK(task.started <= task.ended);
+    CHECK(task.ended <= after);
+    CHECK(task.encode_time.count() > 0);
+    CHECK(task.decode_time.count() > 0);
+  }
+  const confut::TaskRecord& slow = *index.at(futures[3].id());
+  CHECK(slow.name == "stream_test::slow_square(int)");
+  CHECK(slow.duration() >= std::chrono::milliseconds(2));
+  CHECK(index.at(named_one.id())->name == "remote step");
+  CHECK(index.at(dependent.id())->inputs ==
+        std::vector<std::uint64_t>{input.id(), futures[0].id()});
+  CHECK(index.at(failing.id())->outcome == confut::TaskOutcome::failed);
+  // 800 KB of result: decoding it here takes measurable time.
+  CHECK(index.at(big.id())->decode_time > index.at(named_one.id())->decode_time);
+}
+#endif

@@ -34,6 +34,7 @@
 #include "detail/code_location.hpp"
 #include "detail/framing.hpp"
 #include "detail/process_worker.hpp"
+#include "detail/recorder.hpp"
 #include "detail/remote_exception.hpp"
 #include "detail/shared_state.hpp"
 #include "detail/task.hpp"
@@ -41,7 +42,10 @@
 #include "errors.hpp"
 #include "future.hpp"
 #include "map.hpp"
+#include "named.hpp"
 #include "serialization.hpp"
+#include "stats.hpp"
+#include "task_stream.hpp"
 
 namespace confut {
 
@@ -68,8 +72,9 @@ class RemoteTask {
   virtual StateBase& remote_state() noexcept = 0;
   /// Encodes the invoker, the callable and the argument values (inputs are done by now).
   virtual void write_request(WireWriter& out) = 0;
-  /// Completes the future from a successful reply.
-  virtual void finish_with_reply(WireReader& in) noexcept = 0;
+  /// Stores the value (or a decoding error) from a successful reply and returns kFinished or
+  /// kFailed; the pool publishes it once it has counted it.
+  virtual std::uint8_t store_reply(WireReader& in) noexcept = 0;
 
  protected:
   ~RemoteTask() = default;
@@ -127,10 +132,14 @@ template <class R, class F, class... Values>
 void remote_invoke(WireReader& in, WireWriter& out) {
   F fn = read_callable<F>(in);
   std::tuple<Values...> values{in.read<Values>()...};  // braces: decoded left to right
+  note_arguments_decoded();
   if constexpr (std::is_void_v<R>) {
     std::apply(fn, std::move(values));
+    note_call_returned();
   } else {
-    out.write(static_cast<R>(std::apply(fn, std::move(values))));
+    R result = std::apply(fn, std::move(values));
+    note_call_returned();
+    out.write(static_cast<const R&>(result));
   }
 }
 
@@ -146,7 +155,14 @@ class ProcessTask final : public State<R>, public RemoteTask {
  public:
   template <class Fn, class... A>
   explicit ProcessTask(Fn&& fn, A&&... args)
-      : closure_(std::in_place, std::forward<Fn>(fn), std::forward<A>(args)...) {}
+      : closure_(std::in_place, std::forward<Fn>(fn), std::forward<A>(args)...) {
+    if constexpr (is_function_pointer_v<F>) {
+      function_address_ = reinterpret_cast<const void*>(std::get<0>(*closure_));
+    }
+  }
+
+  /// A name given with confut::named(); the callable's own name otherwise.
+  void set_given_name(std::string name) { given_name_ = std::move(name); }
 
   StateBase& remote_state() noexcept override { return *this; }
 
@@ -165,7 +181,7 @@ class ProcessTask final : public State<R>, public RemoteTask {
         *closure_);
   }
 
-  void finish_with_reply(WireReader& in) noexcept override {
+  std::uint8_t store_reply(WireReader& in) noexcept override {
     bool constructed = false;
     try {
       if constexpr (!std::is_void_v<R>) {
@@ -179,11 +195,10 @@ class ProcessTask final : public State<R>, public RemoteTask {
       }
       this->set_error(std::current_exception());
       release_closure();
-      this->publish(kFailed);
-      return;
+      return kFailed;
     }
     release_closure();
-    this->publish(kFinished);
+    return kFinished;
   }
 
   void release_closure() noexcept { closure_.reset(); }
@@ -202,17 +217,24 @@ class ProcessTask final : public State<R>, public RemoteTask {
   }
 
   std::string task_name() const override {
-    if constexpr (is_function_pointer_v<F>) {
-      return closure_ ? callable_name<F>(reinterpret_cast<const void*>(std::get<0>(*closure_)))
-                      : callable_name<F>(nullptr);
-    } else {
-      return callable_name<F>(nullptr);
-    }
+    if (!given_name_.empty()) return given_name_;
+    return callable_name<F>(function_address_);
+  }
+
+  const void* name_key() const noexcept override {
+    if (!given_name_.empty()) return nullptr;
+    return function_address_ != nullptr ? function_address_ : &type_tag<F>;
+  }
+
+  std::vector<std::uint64_t> input_ids() const override {
+    return dependencies_ ? dependencies_->input_ids() : std::vector<std::uint64_t>{};
   }
 
  private:
   std::optional<std::tuple<F, Args...>> closure_;
   std::unique_ptr<DependencyBlock> dependencies_;
+  const void* function_address_ = nullptr;  // the closure is gone once the reply is in
+  std::string given_name_;
 };
 
 /// Runs in the worker: one call per element of a map chunk, each outcome (value or
@@ -221,6 +243,7 @@ template <class V, class F, class Arguments>
 void remote_invoke_chunk(WireReader& in, WireWriter& out) {
   F fn = read_callable<F>(in);
   auto chunk = in.read<std::vector<Arguments>>();
+  note_arguments_decoded();  // the results are encoded as the calls go
   out.write(static_cast<std::uint64_t>(chunk.size()));
   for (auto& arguments : chunk) {
     try {
@@ -261,7 +284,7 @@ class ProcessChunkTask final : public State<std::vector<std::variant<V, std::exc
     out.write(chunk_);
   }
 
-  void finish_with_reply(WireReader& in) noexcept override {
+  std::uint8_t store_reply(WireReader& in) noexcept override {
     try {
       Chunk outcomes;
       const auto count = in.read<std::uint64_t>();
@@ -282,14 +305,21 @@ class ProcessChunkTask final : public State<std::vector<std::variant<V, std::exc
     } catch (...) {
       this->set_error(std::current_exception());
       chunk_.clear();
-      this->publish(kFailed);
-      return;
+      return kFailed;
     }
     chunk_.clear();
-    this->publish(kFinished);
+    return kFinished;
   }
 
-  std::string task_name() const override { return "map chunk of " + type_name<F>(); }
+  std::string task_name() const override {
+    if constexpr (is_function_pointer_v<F>) {
+      return "map chunk of " + callable_name<F>(reinterpret_cast<const void*>(fn_));
+    } else {
+      return "map chunk of " + type_name<F>();
+    }
+  }
+
+  const void* name_key() const noexcept override { return &type_tag<ProcessChunkTask>; }
 
  private:
   F fn_;
@@ -316,7 +346,11 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       : options_(options),
         worker_count_(options.max_workers != 0
                           ? options.max_workers
-                          : std::max(1u, std::thread::hardware_concurrency())) {
+                          : std::max(1u, std::thread::hardware_concurrency())),
+        worker_counters_(worker_count_),
+        recorder_(detail::next_executor_name("ProcessPoolExecutor"), worker_count_) {
+    recorder_.stats_source = [this] { return stats(); };
+    detail::RecordingHub::instance().add_executor(recorder_);
     (void)detail::zygote_entry;  // keeps the re-exec entry point in every program using pools
     zygote_pid_ = detail::start_zygote(control_fd_);
     detail::ControlMessage config;
@@ -347,6 +381,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     // Closed only here: other threads may still wake the dispatcher until now.
     ::close(epoll_fd_);
     ::close(event_fd_);
+    detail::RecordingHub::instance().remove_executor(recorder_);
   }
 
   /// Schedules `fn(args...)` in a worker process and returns its future at once.
@@ -354,24 +389,12 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     requires std::invocable<std::decay_t<F>&, detail::remote_value_t<std::decay_t<Args>>...>
   Future<detail::task_result_t<F, Args...>> submit(F&& fn, Args&&... args) {
     using Fn = std::decay_t<F>;
-    static_assert(detail::callable_cannot_be_sent_to_another_process<Fn>::value);
-    using R = detail::task_result_t<F, Args...>;
-    using TaskType = detail::ProcessTask<R, Fn, std::decay_t<Args>...>;
-    if (broken_.load(std::memory_order_acquire)) throw BrokenExecutor(broken_reason());
-    if (!accepting_.load(std::memory_order_acquire)) throw ExecutorShutdownError();
-
-    auto* task = new TaskType(std::forward<F>(fn), std::forward<Args>(args)...);
-    task->owner = this;
-    task->id_ = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
-    task->set_initial_refs(2);  // the future, and the pool until the reply
-    Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
-    if constexpr (detail::any_future_argument<std::decay_t<Args>...>) {
-      // inputs_ready() queues it once its input futures are done
-      if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) return future;
+    if constexpr (is_named_v<Fn>) {
+      // The name stays here; the worker gets the callable inside.
+      return submit_task(std::string(fn.name), std::forward<F>(fn).fn, std::forward<Args>(args)...);
+    } else {
+      return submit_task(std::string(), std::forward<F>(fn), std::forward<Args>(args)...);
     }
-    task->try_transition(detail::kWaiting, detail::kQueued);
-    enqueue(*task, *task);
-    return future;
   }
 
   /// Used by map() for chunks of several elements (not meant to be called directly).
@@ -384,9 +407,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     if (broken_.load(std::memory_order_acquire)) throw BrokenExecutor(broken_reason());
     if (!accepting_.load(std::memory_order_acquire)) throw ExecutorShutdownError();
     auto* task = new TaskType(std::move(fn), std::move(chunk));
-    task->owner = this;
-    task->id_ = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
-    task->set_initial_refs(2);
+    accept(*task);
     Future<Chunk> future(detail::StateRef<detail::State<Chunk>>::adopt(task));
     task->try_transition(detail::kWaiting, detail::kQueued);
     enqueue(*task, *task);
@@ -425,6 +446,45 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
   std::size_t max_workers() const noexcept { return worker_count_; }
 
+  /// "ProcessPoolExecutor 2": this executor's name in statistics, traces and reports.
+  const std::string& name() const noexcept { return recorder_.executor_name(); }
+
+  /// Task counts by state and each worker's busy time, read without stopping anyone. A
+  /// task counts as running while a worker runs it; tasks sent ahead to a worker, behind
+  /// the one it runs, count as queued. Busy time is measured in this process, from the
+  /// moment a task is at the head of a worker's queue to its reply.
+  ExecutorStats stats() const {
+    ExecutorStats stats;
+    stats.executor = name();
+    stats.uptime = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - created_);
+    for (std::size_t i = 0; i < worker_count_; ++i) {
+      const WorkerCounters& counters = worker_counters_[i];
+      WorkerStats worker;
+      worker.label = worker_label(i, counters.pid.load(std::memory_order_relaxed));
+      worker.tasks = counters.tasks.load(std::memory_order_relaxed);
+      worker.busy = std::chrono::nanoseconds(counters.busy_ns.load(std::memory_order_relaxed));
+      if (counters.in_flight.load(std::memory_order_relaxed) != 0) ++stats.running;
+      stats.workers.push_back(std::move(worker));
+    }
+    stats.finished = finished_.load(std::memory_order_relaxed);
+    stats.failed = failed_.load(std::memory_order_relaxed);
+    stats.cancelled = cancelled_.load(std::memory_order_relaxed);
+    stats.waiting = waiting_tasks_.load(std::memory_order_relaxed);
+    stats.submitted = submitted_count_.load(std::memory_order_relaxed);  // read last
+    const std::uint64_t accounted =
+        stats.waiting + stats.running + stats.finished + stats.failed + stats.cancelled;
+    stats.queued = stats.submitted > accounted ? stats.submitted - accounted : 0;
+    return stats;
+  }
+
+  /// Starts recording the task stream (see ThreadPoolExecutor::start_recording). Workers then
+  /// time each task, and the pool the encoding and decoding of arguments and results.
+  void start_recording() { recorder_.start_recording(); }
+
+  /// Stops recording and returns what was recorded since start_recording() (tasks that
+  /// ended since then). Without a recording, returns an empty stream.
+  TaskStream stop_recording() { return recorder_.stop_recording(); }
+
   /// The process ids of the current workers (for diagnostics and tests).
   std::vector<int> worker_pids() const {
     std::lock_guard lock(pids_mutex_);
@@ -433,6 +493,43 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
  private:
   using Clock = std::chrono::steady_clock;
+
+  template <class F, class... Args>
+  Future<detail::task_result_t<F, Args...>> submit_task(std::string given_name, F&& fn,
+                                                        Args&&... args) {
+    using Fn = std::decay_t<F>;
+    static_assert(detail::callable_cannot_be_sent_to_another_process<Fn>::value);
+    using R = detail::task_result_t<F, Args...>;
+    using TaskType = detail::ProcessTask<R, Fn, std::decay_t<Args>...>;
+    if (broken_.load(std::memory_order_acquire)) throw BrokenExecutor(broken_reason());
+    if (!accepting_.load(std::memory_order_acquire)) throw ExecutorShutdownError();
+
+    auto* task = new TaskType(std::forward<F>(fn), std::forward<Args>(args)...);
+    if (!given_name.empty()) task->set_given_name(std::move(given_name));
+    accept(*task);
+    Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
+    if constexpr (detail::any_future_argument<std::decay_t<Args>...>) {
+      // inputs_ready() queues it once its input futures are done
+      if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) return future;
+    }
+    task->try_transition(detail::kWaiting, detail::kQueued);
+    enqueue(*task, *task);
+    return future;
+  }
+
+  /// A new task's id, counts and references: the future's, and the pool's until it retires.
+  void accept(detail::StateBase& task) {
+    task.owner = this;
+    task.id_ = detail::next_task_id();
+    task.set_initial_refs(2);
+    submitted_count_.fetch_add(1, std::memory_order_relaxed);
+    if (recorder_.on()) task.submitted_ns = detail::steady_nanoseconds(Clock::now());
+  }
+
+  static std::string worker_label(std::size_t index, int pid) {
+    return "worker " + std::to_string(index) + (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "");
+  }
+
   static constexpr std::uint64_t kControlKey = ~std::uint64_t{0};
   static constexpr std::uint64_t kEventKey = ~std::uint64_t{0} - 1;
   /// At most this many tasks are sent ahead to one worker: enough to hide the round trip.
@@ -448,7 +545,23 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
   struct InFlight {
     Outgoing task;
-    std::uint64_t sequence = 0;
+    std::uint64_t sequence = 0;  // with detail::kTimedRequest when recording
+    std::int64_t encode_ns = 0;  // encoding the request, when recording
+  };
+
+  /// A worker slot's counters for stats(): written by the dispatcher, read by anyone.
+  struct WorkerCounters {
+    std::atomic<std::uint64_t> tasks{0};
+    std::atomic<std::int64_t> busy_ns{0};
+    std::atomic<std::size_t> in_flight{0};
+    std::atomic<int> pid{0};
+  };
+
+  /// What a timed reply says, and what the pool measured around it (steady-clock ns).
+  struct TaskTimes {
+    std::int64_t started = 0, decoded = 0, returned = 0, ended = 0;  // in the worker
+    std::int64_t encode_ns = 0;  // the request, here
+    std::int64_t decode_ns = 0;  // the reply, here
   };
 
   enum class Phase { idle, spawning, starting, ready, closing };
@@ -501,7 +614,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
   void inputs_ready(detail::StateBase& state) noexcept override {
     if (!state.try_transition(detail::kWaiting, detail::kQueued)) {
-      state.release();
+      retire(state, -1);  // an input failed, or it was cancelled
     } else {
       enqueue(state, *dynamic_cast<detail::RemoteTask*>(&state));
     }
@@ -682,18 +795,18 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       if (broken) {
         pending.pop_front();
         state.fail_before_start(std::make_exception_ptr(BrokenExecutor(broken_reason())));
-        state.release();
+        retire(state, -1);
         continue;
       }
       if (cancelling) {
         pending.pop_front();
         state.cancel();
-        state.release();
+        retire(state, -1);
         continue;
       }
       if (state.code() != detail::kQueued) {  // cancelled meanwhile
         pending.pop_front();
-        state.release();
+        retire(state, -1);
         continue;
       }
       Slot* best = nullptr;
@@ -705,22 +818,26 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       if (best == nullptr) break;
       pending.pop_front();
       if (!state.try_transition(detail::kQueued, detail::kRunning)) {
-        state.release();
+        retire(state, -1);
         continue;
       }
+      const bool timed = recorder_.on();
+      const std::int64_t encode_start = timed ? detail::steady_nanoseconds(Clock::now()) : 0;
       scratch_.clear();  // keeps its capacity: no allocation per task
       try {
         task.remote->write_request(scratch_);
       } catch (...) {
         state.set_error(std::current_exception());
-        state.publish(detail::kFailed);
-        state.release();
+        retire(state, -1, nullptr, {}, detail::kFailed);
         continue;
       }
-      const std::uint64_t sequence = ++next_sequence_;
+      const std::int64_t encode_ns =
+          timed ? detail::steady_nanoseconds(Clock::now()) - encode_start : 0;
+      const std::uint64_t sequence = ++next_sequence_ | (timed ? detail::kTimedRequest : 0);
       std::memcpy(scratch_.buffer().data() + sizeof(std::uint64_t), &sequence, sizeof sequence);
       if (best->in_flight.empty()) best->head_started = Clock::now();
-      best->in_flight.push_back(InFlight{task, sequence});
+      best->in_flight.push_back(InFlight{task, sequence, encode_ns});
+      note_in_flight(*best);
       ++best->sent;
       send_request(*best, scratch_.buffer());
     }
@@ -828,53 +945,150 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   }
 
   void handle_reply(Slot& slot, const std::byte* data, std::size_t size) {
-    WireReader in(data, size);
+    const auto index = static_cast<std::size_t>(&slot - slots_.data());
     try {
-      const auto sequence = in.read<std::uint64_t>();
-      const auto kind = static_cast<detail::WorkerReply>(in.read<std::uint8_t>());
+      WireReader header(data, size);
+      const auto sequence = header.read<std::uint64_t>();
+      const auto kind = static_cast<detail::WorkerReply>(header.read<std::uint8_t>());
       if (kind == detail::WorkerReply::ready) {
         slot.phase = Phase::ready;
         return;
       }
       if (kind == detail::WorkerReply::init_failed) {
         break_pool("the worker initializer failed: " +
-                   detail::describe_exception(detail::decode_exception(in)));
+                   detail::describe_exception(detail::decode_exception(header)));
         return;
       }
       if (slot.in_flight.empty() || slot.in_flight.front().sequence != sequence) return;
       InFlight done = slot.in_flight.front();
       slot.in_flight.pop_front();
-      slot.head_started = Clock::now();
-      complete(done.task, kind, in);
+      note_in_flight(slot);
+      const auto now = Clock::now();
+      note_busy(index, now - slot.head_started);
+      slot.head_started = now;
+      TaskTimes times;
+      constexpr std::size_t kHeader = sizeof(std::uint64_t) + sizeof(std::uint8_t);
+      std::size_t payload = size - kHeader;
+      if ((sequence & detail::kTimedRequest) != 0 && payload >= detail::kTimestampsSize) {
+        payload -= detail::kTimestampsSize;
+        WireReader stamps(data + kHeader + payload, detail::kTimestampsSize);
+        times.started = stamps.read<std::int64_t>();
+        times.decoded = stamps.read<std::int64_t>();
+        times.returned = stamps.read<std::int64_t>();
+        times.ended = stamps.read<std::int64_t>();
+        times.encode_ns = done.encode_ns;
+      }
+      WireReader in(data + kHeader, payload);
+      complete(done.task, kind, in, index, times);
     } catch (...) {
       // A frame that cannot be read: fail the task it belonged to, if known.
       if (!slot.in_flight.empty()) {
         InFlight done = slot.in_flight.front();
         slot.in_flight.pop_front();
+        note_in_flight(slot);
         done.task.state->set_error(std::current_exception());
-        done.task.state->publish(detail::kFailed);
-        done.task.state->release();
+        retire(*done.task.state, static_cast<int>(index), nullptr, {}, detail::kFailed);
       }
     }
   }
 
-  void complete(Outgoing task, detail::WorkerReply kind, WireReader& in) {
+  void complete(Outgoing task, detail::WorkerReply kind, WireReader& in, std::size_t worker,
+                TaskTimes& times) {
     detail::StateBase& state = *task.state;
-    if (state.code() == detail::kRunning) {
-      if (kind == detail::WorkerReply::value) {
-        task.remote->finish_with_reply(in);
-      } else {
-        std::exception_ptr error;
-        try {
-          error = detail::decode_exception(in);
-        } catch (...) {
-          error = std::current_exception();
-        }
-        state.set_error(std::move(error));
-        state.publish(detail::kFailed);
-      }
+    if (state.code() != detail::kRunning) {  // stopped by terminate() before it started
+      retire(state, -1);
+      return;
     }
+    const bool timed = times.ended != 0;
+    const std::int64_t decode_start = timed ? detail::steady_nanoseconds(Clock::now()) : 0;
+    std::string name;
+    std::uint8_t outcome = detail::kFailed;
+    if (kind == detail::WorkerReply::value) {
+      // Named before the reply releases the callable.
+      if (recorder_.on()) {
+        name = recorder_.name_for(static_cast<int>(worker), state.name_key(),
+                                  [&] { return state.task_name(); });
+      }
+      outcome = task.remote->store_reply(in);
+    } else {
+      std::exception_ptr error;
+      try {
+        error = detail::decode_exception(in);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      state.set_error(std::move(error));
+    }
+    if (timed) times.decode_ns = detail::steady_nanoseconds(Clock::now()) - decode_start;
+    retire(state, static_cast<int>(worker), timed ? &times : nullptr, std::move(name), outcome);
+  }
+
+  // ---- statistics and the task stream (dispatcher thread, but for inputs_ready) ----
+
+  void note_in_flight(const Slot& slot) {
+    worker_counters_[static_cast<std::size_t>(&slot - slots_.data())].in_flight.store(
+        slot.in_flight.size(), std::memory_order_relaxed);
+  }
+
+  void note_busy(std::size_t worker, Clock::duration busy) {
+    std::atomic<std::int64_t>& total = worker_counters_[worker].busy_ns;
+    total.store(total.load(std::memory_order_relaxed) +
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(busy).count(),
+                std::memory_order_relaxed);
+  }
+
+  /// The pool lets go of a task it is done with: counts its outcome, records it while
+  /// recording, publishes it when `publish` gives its final code (after counting: a caller
+  /// who saw the result sees it counted), and drops the pool's reference. `worker` is -1
+  /// for a task that never ran.
+  void retire(detail::StateBase& state, int worker, const TaskTimes* times = nullptr,
+              std::string name = {}, std::uint8_t publish = detail::kWaiting) {
+    const std::uint8_t code = publish != detail::kWaiting ? publish : state.code();
+    if (code == detail::kFinished) {
+      finished_.fetch_add(1, std::memory_order_relaxed);
+    } else if (code == detail::kFailed) {
+      failed_.fetch_add(1, std::memory_order_relaxed);
+    } else if (code == detail::kCancelled) {
+      cancelled_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (worker >= 0 && code != detail::kCancelled) {
+      std::atomic<std::uint64_t>& tasks = worker_counters_[static_cast<std::size_t>(worker)].tasks;
+      tasks.store(tasks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    if (recorder_.on()) [[unlikely]] record(state, code, worker, times, std::move(name));
+    if (publish != detail::kWaiting) state.publish(publish);
     state.release();
+  }
+
+  void record(detail::StateBase& state, std::uint8_t code, int worker, const TaskTimes* times,
+              std::string name) {
+    TaskRecord record;
+    record.id = state.id_;
+    record.name = !name.empty() ? std::move(name)
+                                : recorder_.name_for(worker, state.name_key(),
+                                                     [&] { return state.task_name(); });
+    record.inputs = state.input_ids();
+    record.worker = worker;
+    record.outcome = code == detail::kFinished ? TaskOutcome::finished
+                     : code == detail::kFailed ? TaskOutcome::failed
+                                               : TaskOutcome::cancelled;
+    const auto now = Clock::now();
+    if (times != nullptr) {
+      record.started = detail::steady_time_point(times->started);
+      record.ended = detail::steady_time_point(times->ended);
+      record.encode_time = std::chrono::nanoseconds(times->encode_ns + (times->ended - times->returned));
+      record.decode_time = std::chrono::nanoseconds(times->decode_ns + (times->decoded - times->started));
+    } else if (worker >= 0) {
+      // Untimed (a crash, a timeout, a stop): from the head of the worker's queue to now.
+      record.started = slots_[static_cast<std::size_t>(worker)].head_started;
+      record.ended = now;
+    } else {
+      record.started = record.ended = now;
+      record.worker = -1;
+    }
+    record.submitted = state.submitted_ns != 0 ? detail::steady_time_point(state.submitted_ns)
+                                               : std::min(record.started, now);
+    recorder_.add(record.worker, std::move(record));
   }
 
   void read_control(std::deque<Outgoing>& pending) {
@@ -890,6 +1104,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       if (message.type == detail::ControlMessage::kSpawned) {
         Slot& slot = slots_[message.slot];
         slot.pid = message.pid;
+        worker_counters_[message.slot].pid.store(message.pid, std::memory_order_relaxed);
+        recorder_.set_worker_label(message.slot, worker_label(message.slot, message.pid));
         // The worker's "ready" may have come in first, on its own socket.
         if (slot.phase == Phase::spawning) slot.phase = Phase::starting;
         if (message.pid <= 0) {
@@ -943,7 +1159,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     if (!slot.in_flight.empty()) {
       InFlight head = slot.in_flight.front();
       slot.in_flight.pop_front();
-      fail_head(head.task, slot.kill_reason, pid, status);
+      note_busy(index, Clock::now() - slot.head_started);
+      fail_head(head.task, slot.kill_reason, pid, status, index);
       // The rest had not started: other workers take them, in their order.
       if (pending != nullptr) {
         for (auto it = slot.in_flight.rbegin(); it != slot.in_flight.rend(); ++it) {
@@ -958,6 +1175,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
         }
       }
       slot.in_flight.clear();
+      note_in_flight(slot);
     }
     slot.writer.clear();
     if (was_starting && !broken_.load()) {
@@ -984,16 +1202,17 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     return "ended with status " + std::to_string(status);
   }
 
-  void fail_head(Outgoing task, KillReason reason, pid_t pid, int status) {
+  void fail_head(Outgoing task, KillReason reason, pid_t pid, int status, std::size_t worker) {
     detail::StateBase& state = *task.state;
+    std::uint8_t outcome = detail::kWaiting;  // nothing to publish: it is done already
     if (state.code() == detail::kRunning) {
+      outcome = detail::kFailed;
       if (reason == KillReason::terminate) {
-        state.publish(detail::kCancelled);
+        outcome = detail::kCancelled;
       } else if (reason == KillReason::timeout) {
         state.set_error(std::make_exception_ptr(TimeoutError(
             "confut: " + state.describe() + " ran past its timeout; its worker (pid " +
             std::to_string(pid) + ") was killed")));
-        state.publish(detail::kFailed);
       } else {
         const int signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -1001,10 +1220,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
             "confut: the worker process (pid " + std::to_string(pid) + ") running " +
                 state.describe() + " " + describe_status(status),
             pid, signal, code)));
-        state.publish(detail::kFailed);
       }
     }
-    state.release();
+    retire(state, static_cast<int>(worker), nullptr, {}, outcome);
   }
 
   void handle_terminate_requests() {
@@ -1119,7 +1337,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   std::atomic<bool> submissions_{false};  // submitted_ may be non-empty (read without the lock)
   std::vector<detail::StateBase*> terminate_requests_;
 
-  std::atomic<std::uint64_t> next_task_id_{0};
+  std::atomic<std::uint64_t> submitted_count_{0};
   std::atomic<std::uint32_t> waiting_tasks_{0};
   std::atomic<bool> accepting_{true};
   std::atomic<bool> cancelling_{false};
@@ -1128,6 +1346,14 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   std::string broken_reason_;
   mutable std::mutex pids_mutex_;
   std::vector<int> pids_;
+
+  // Statistics and the task-stream recorder.
+  const Clock::time_point created_ = Clock::now();
+  std::vector<WorkerCounters> worker_counters_;  // one per slot
+  std::atomic<std::uint64_t> finished_{0};
+  std::atomic<std::uint64_t> failed_{0};
+  std::atomic<std::uint64_t> cancelled_{0};
+  detail::TaskRecorder recorder_;
   std::mutex join_mutex_;
 };
 

@@ -187,24 +187,12 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   }
 
   /// Starts recording the task stream: every task's submit, start and end time, worker,
-  /// name and outcome. Off by default; costs about a microsecond per task while on.
-  void start_recording() {
-    std::lock_guard lock(recording_mutex_);
-    if (!recording_) recorder_.begin_session();
-    recording_ = true;
-    recording_since_ = detail::Clock::now();
-  }
+  /// name and outcome. Off by default; see the README for what it costs while on.
+  void start_recording() { recorder_.start_recording(); }
 
   /// Stops recording and returns what was recorded since start_recording() (tasks that
   /// ended since then). Without a recording, returns an empty stream.
-  TaskStream stop_recording() {
-    std::lock_guard lock(recording_mutex_);
-    if (!recording_) return {};
-    TaskStream stream = recorder_.collect(recording_since_);
-    recording_ = false;
-    recorder_.end_session();
-    return stream;
-  }
+  TaskStream stop_recording() { return recorder_.stop_recording(); }
 
  private:
   static constexpr std::uint8_t kAccepting = 0;
@@ -715,9 +703,6 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   std::atomic<std::uint64_t> cancelled_{0};
   std::atomic<std::uint64_t> failed_unrun_{0};
   detail::TaskRecorder recorder_;
-  std::mutex recording_mutex_;
-  bool recording_ = false;
-  detail::Clock::time_point recording_since_{};
 };
 
 }  // namespace confut

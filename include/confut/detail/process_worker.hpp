@@ -36,6 +36,37 @@ struct WorkerConfig {
   std::uint64_t max_tasks = 0;       // 0: no limit
 };
 
+/// A request whose sequence number has this bit set asks the worker to time the task: the
+/// reply then ends with four steady-clock stamps (ns): start, arguments decoded, call
+/// returned, result encoded. The pool asks only while it records its task stream.
+inline constexpr std::uint64_t kTimedRequest = std::uint64_t{1} << 63;
+inline constexpr std::size_t kTimestampsSize = 4 * sizeof(std::int64_t);
+
+/// Where the invoker of a timed task notes when the arguments were decoded and when the call
+/// returned (one task runs at a time in a worker).
+struct WorkerTimestamps {
+  bool wanted = false;
+  std::int64_t decoded = 0;
+  std::int64_t returned = 0;
+};
+inline WorkerTimestamps& worker_timestamps() noexcept {
+  static WorkerTimestamps stamps;
+  return stamps;
+}
+inline std::int64_t steady_now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+inline void note_arguments_decoded() noexcept {
+  WorkerTimestamps& stamps = worker_timestamps();
+  if (stamps.wanted) stamps.decoded = steady_now_ns();
+}
+inline void note_call_returned() noexcept {
+  WorkerTimestamps& stamps = worker_timestamps();
+  if (stamps.wanted) stamps.returned = steady_now_ns();
+}
+
 /// Frame kinds sent by a worker.
 enum class WorkerReply : std::uint8_t { value = 0, error = 1, ready = 2, init_failed = 3 };
 
@@ -224,11 +255,23 @@ inline bool pool_closed(int socket) {
     CodeLocation invoker_location;
     invoker_location.module = in.read<std::uint64_t>();
     invoker_location.offset = in.read<std::uint64_t>();
+    WorkerTimestamps& stamps = worker_timestamps();
+    stamps = WorkerTimestamps{(sequence & kTimedRequest) != 0, 0, 0};
+    const std::int64_t started = stamps.wanted ? steady_now_ns() : 0;
+    auto append_timestamps = [&](WireWriter& w) {
+      if (!stamps.wanted) return;
+      const std::int64_t ended = steady_now_ns();
+      w.write(started);
+      w.write(stamps.decoded != 0 ? stamps.decoded : started);
+      w.write(stamps.returned != 0 ? stamps.returned : ended);
+      w.write(ended);
+    };
     try {
       append_frame(outbox, [&](WireWriter& w) {
         w.write(sequence);
         w.write(static_cast<std::uint8_t>(WorkerReply::value));
         resolve_function<void(WireReader&, WireWriter&)>(invoker_location)(in, w);
+        append_timestamps(w);
       });
     } catch (...) {
       outbox.clear();  // drop a half-written result
@@ -237,6 +280,7 @@ inline bool pool_closed(int socket) {
         w.write(sequence);
         w.write(static_cast<std::uint8_t>(WorkerReply::error));
         encode_exception(w, error);
+        append_timestamps(w);
       });
     }
     // Each reply goes out before the next task starts: if that task crashes the worker, the

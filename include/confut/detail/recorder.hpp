@@ -75,6 +75,23 @@ class TaskRecorder {
     }
   }
 
+  /// The executor's own start_recording() / stop_recording(): one session of its own, which
+  /// a second start restarts.
+  void start_recording() {
+    std::lock_guard lock(own_session_mutex_);
+    if (!own_session_) begin_session();
+    own_session_ = true;
+    own_session_since_ = Clock::now();
+  }
+  TaskStream stop_recording() {
+    std::lock_guard lock(own_session_mutex_);
+    if (!own_session_) return {};
+    TaskStream stream = collect(own_session_since_);
+    own_session_ = false;
+    end_session();
+    return stream;
+  }
+
   /// Appends a record for worker `worker` (-1: a task that never ran).
   void add(int worker, TaskRecord record) {
     Buffer& buffer = buffers_[static_cast<std::size_t>(worker + 1)];
@@ -140,6 +157,9 @@ class TaskRecorder {
   std::vector<std::string> labels_;
   std::mutex sessions_mutex_;
   std::atomic<std::uint32_t> sessions_{0};
+  std::mutex own_session_mutex_;
+  bool own_session_ = false;
+  Clock::time_point own_session_since_{};
 };
 
 /// Every live executor's recorder, and the reports that are open. A report records every
