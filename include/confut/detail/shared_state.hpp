@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "../error_handler.hpp"
+#include "task_allocator.hpp"
 #include "type_name.hpp"
 
 namespace confut::detail {
@@ -50,6 +51,20 @@ struct StateBase {
   StateBase(const StateBase&) = delete;
   StateBase& operator=(const StateBase&) = delete;
   virtual ~StateBase() = default;
+
+  // Every state, a task included, is made with `new` and freed by release(): both go through
+  // TaskAllocator, which recycles the memory. Over-aligned types keep operator new's own.
+  static void* operator new(std::size_t size) { return TaskAllocator::allocate(size); }
+  static void operator delete(void* pointer, std::size_t size) noexcept {
+    TaskAllocator::deallocate(pointer, size);
+  }
+  static void* operator new(std::size_t size, std::align_val_t alignment) {
+    return ::operator new(size, alignment);
+  }
+  static void operator delete(void* pointer, std::size_t /*size*/,
+                              std::align_val_t alignment) noexcept {
+    ::operator delete(pointer, alignment);
+  }
 
   // ---- reference counting (a Future, a queue entry, a dependency each hold one) ----
   void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
