@@ -84,6 +84,9 @@ struct StateBase {
     return code_.compare_exchange_strong(from, to, std::memory_order_acq_rel);
   }
 
+  /// Marks a new task queued before any other thread can see it (a plain store suffices).
+  void set_queued_before_sharing() noexcept { code_.store(kQueued, std::memory_order_relaxed); }
+
   /// Moves a pending state to cancelled; false when it already started or finished.
   bool cancel() noexcept {
     std::uint8_t current = code();
