@@ -54,6 +54,12 @@ void free_all(std::vector<Block>& blocks) {
 }
 }  // namespace
 
+static_assert(TaskAllocator::block_size(104) == 104, "a 104-byte task fills a 112-byte chunk");
+static_assert(TaskAllocator::block_size(105) == 120);
+static_assert(TaskAllocator::block_size(1) == 8);
+static_assert(TaskAllocator::block_size(TaskAllocator::kMaxBlockSize) ==
+              TaskAllocator::kMaxBlockSize);
+
 TEST_CASE("TaskAllocator: a block freed on a thread is reused by that thread's next allocation") {
   void* first = TaskAllocator::allocate(100);
   TaskAllocator::deallocate(first, 100);

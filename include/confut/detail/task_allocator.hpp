@@ -8,8 +8,8 @@
 // 200,000 tasks: ~5,500 faults and ~700 ns per task; ~140 ns without the trim). Keeping the
 // freed blocks for the next tasks saves the faults and most of malloc's work.
 //
-// Design: Bonwick's magazines (USENIX 2001). Blocks come in size classes of 16 bytes up to
-// kMaxBlockSize; larger objects go to operator new. Each thread holds two magazines (short
+// Design: Bonwick's magazines (USENIX 2001). Blocks come in size classes 16 bytes apart up
+// to kMaxBlockSize; larger objects go to operator new. Each thread holds two magazines (short
 // free lists) per class and allocates and frees there without synchronisation. A full
 // magazine goes to the depot, a mutex-protected stack shared by all threads; an empty one is
 // refilled from it. So a block freed by another thread than the one that allocated it (a
@@ -47,10 +47,12 @@ namespace confut::detail {
 
 class TaskAllocator {
  public:
-  /// Objects up to this size are recycled; larger ones use operator new directly.
-  static constexpr std::size_t kMaxBlockSize = 512;
+  /// Block sizes are 8, 24, 40, ...: glibc's malloc adds an 8-byte header and rounds to 16,
+  /// so such a block fills its malloc chunk exactly (a 104-byte task takes 112 bytes).
+  static constexpr std::size_t kClasses = 32;
   static constexpr std::size_t kGranularity = 16;
-  static constexpr std::size_t kClasses = kMaxBlockSize / kGranularity;
+  /// Objects up to this size (504 bytes) are recycled; larger ones use operator new directly.
+  static constexpr std::size_t kMaxBlockSize = (kClasses - 1) * kGranularity + 8;
   /// Blocks in a full magazine: a thread visits the depot about once per this many calls.
   static constexpr std::uint32_t kMagazineBlocks = 64;
   static constexpr std::size_t kMaxDepotBytes = std::size_t{64} << 20;
@@ -96,6 +98,10 @@ class TaskAllocator {
     magazines.loaded.push(pointer, class_size(index));
   }
 
+  /// The size of the block that holds an object of `size` bytes; for tests.
+  static constexpr std::size_t block_size(std::size_t size) noexcept {
+    return size > kMaxBlockSize ? size : class_size(class_index(size));
+  }
   /// Blocks held by the depot (all classes); for tests.
   static std::size_t depot_bytes() { return depot().bytes(); }
   /// Gives every block in the depot back to operator delete; for tests.
@@ -103,10 +109,10 @@ class TaskAllocator {
 
  private:
   static constexpr std::size_t class_index(std::size_t size) noexcept {
-    return size == 0 ? 0 : (size - 1) / kGranularity;
+    return size <= 8 ? 0 : (size - 8 + kGranularity - 1) / kGranularity;
   }
   static constexpr std::size_t class_size(std::size_t index) noexcept {
-    return (index + 1) * kGranularity;
+    return index * kGranularity + 8;
   }
 
   /// A free block holds the link to the next one; the rest of it is poisoned under ASan, so
