@@ -6,7 +6,6 @@
 #include <chrono>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "../errors.hpp"
@@ -27,11 +26,9 @@ Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
                             std::chrono::duration<double, std::nano>(timeout));
 }
 
-/// A thread that is not a pool worker waits this long before sleeping: a kernel wake-up
-/// costs 10-20 us on a VM, and it is paid by the worker that completes the future.
-inline constexpr auto kSpinBeforeSleep = std::chrono::microseconds(50);
-/// The first polls of a wait are busy (a future about to finish); the rest yield the CPU.
-inline constexpr unsigned kBusyPolls = 128;
+/// Spin this long before sleeping: a kernel wake-up costs 10-20 us on a VM, a hand-off
+/// between spinning threads well under one.
+inline constexpr auto kSpinBeforeSleep = std::chrono::microseconds(20);
 /// Helping runs tasks on the waiter's stack. Past this depth a waiter runs only what it
 /// waits for (the chain is as deep as the program's own), never unrelated tasks.
 inline constexpr unsigned kMaxGeneralHelpDepth = 64;
@@ -111,20 +108,12 @@ bool block_until(Ready&& ready, const Deadline& deadline, StateBase* awaited) {
   Scheduler* const scheduler = context.help_depth < kMaxHelpDepth ? context.scheduler : nullptr;
 
   if (scheduler == nullptr) {
-    // Polls yield: when every core is busy (say two workers on two cores, and this thread
-    // collecting their results in order, as in W4), a busy poll takes its core from a worker,
-    // while a yielding one runs only when no other thread wants the core. Sleeping at once is
-    // no better there: every wake-up costs the completing worker a system call and the woken
-    // thread two context switches, once per future.
-    for (unsigned i = 0; i < kBusyPolls; ++i) {
+    const auto spin_end = Clock::now() + kSpinBeforeSleep;
+    for (unsigned i = 1;; ++i) {
       cpu_relax();
       if (ready()) return true;
+      if (i % 64 == 0 && Clock::now() >= spin_end) break;
     }
-    const auto spin_end = Clock::now() + kSpinBeforeSleep;
-    do {
-      std::this_thread::yield();
-      if (ready()) return true;
-    } while (Clock::now() < spin_end);
   }
 
   WaitEdge edge(context);
