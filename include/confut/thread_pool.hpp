@@ -125,7 +125,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       // inputs_ready() queues it once its input futures are done
       if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) return future;
     }
-    task->try_transition(detail::kWaiting, detail::kQueued);
+    task->set_queued_before_sharing();  // no input hangs on it, and enqueue publishes it
     enqueue(task);
     return future;
   }

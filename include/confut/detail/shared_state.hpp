@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../error_handler.hpp"
+#include "task_allocator.hpp"
 #include "type_name.hpp"
 
 namespace confut::detail {
@@ -52,6 +53,20 @@ struct StateBase {
   StateBase& operator=(const StateBase&) = delete;
   virtual ~StateBase() = default;
 
+  // Every state, a task included, is made with `new` and freed by release(): both go through
+  // TaskAllocator, which recycles the memory. Over-aligned types keep operator new's own.
+  static void* operator new(std::size_t size) { return TaskAllocator::allocate(size); }
+  static void operator delete(void* pointer, std::size_t size) noexcept {
+    TaskAllocator::deallocate(pointer, size);
+  }
+  static void* operator new(std::size_t size, std::align_val_t alignment) {
+    return ::operator new(size, alignment);
+  }
+  static void operator delete(void* pointer, std::size_t /*size*/,
+                              std::align_val_t alignment) noexcept {
+    ::operator delete(pointer, alignment);
+  }
+
   // ---- reference counting (a Future, a queue entry, a dependency each hold one) ----
   void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -69,6 +84,9 @@ struct StateBase {
   bool try_transition(std::uint8_t from, std::uint8_t to) noexcept {
     return code_.compare_exchange_strong(from, to, std::memory_order_acq_rel);
   }
+
+  /// Marks a new task queued before any other thread can see it (a plain store suffices).
+  void set_queued_before_sharing() noexcept { code_.store(kQueued, std::memory_order_relaxed); }
 
   /// Moves a pending state to cancelled; false when it already started or finished.
   bool cancel() noexcept {
