@@ -3,6 +3,7 @@
 /// `executor.map(fn, xs [, ys ...] [, MapOptions])`: Python's `Executor.map` — a lazy range of
 /// results in input order.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -93,6 +94,13 @@ class MapResults {
             ranges_)) {
     if (options_.chunksize == 0) options_.chunksize = 1;
     if (options_.timeout) deadline_ = deadline_after(*options_.timeout);
+    if constexpr ((std::ranges::sized_range<std::remove_reference_t<Ranges>> && ...)) {
+      known_size_ = std::apply(
+          [](auto&... held) {
+            return std::min({static_cast<std::size_t>(std::ranges::size(held.get()))...});
+          },
+          ranges_);
+    }
     fill();
   }
 
@@ -130,6 +138,10 @@ class MapResults {
     return iterator(this);
   }
   std::default_sentinel_t end() const noexcept { return {}; }
+
+  /// How many elements iteration yields when every input knows its size (the shortest
+  /// input's, as they are zipped); std::nullopt when one has no size (e.g. a stream).
+  std::optional<std::size_t> known_size() const noexcept { return known_size_; }
 
  private:
   bool input_exhausted() {
@@ -271,6 +283,7 @@ class MapResults {
   std::size_t chunk_position_ = 0;
   std::optional<Outcome> current_;
   bool stopped_ = false;  // after a timeout: submit nothing more
+  std::optional<std::size_t> known_size_;
 };
 
 /// Builds the lazy range for `executor.map`.
