@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -110,9 +111,19 @@ int tree_sum_dynamic(confut::ThreadPoolExecutor& ex) {
     auto z = ex.submit(w::add, x, ex.submit(w::dbl, x));
     zs2.push_back(ex.submit(w::inc, z));
   }
-  auto seq = confut::as_completed(zs2);
-  while (seq.count() > 1) seq.add(ex.submit(w::add, seq.next(), seq.next()));
-  return seq.next().result();
+  // Dask's pattern: take finished futures two by two, add them, put the sum back in the same
+  // as_completed; progress() draws a bar as the loop consumes it (511 futures in all).
+  auto sums = confut::progress(confut::as_completed(zs2), {.description = "   W3d"});
+  std::optional<confut::Future<int>> held;
+  for (confut::Future<int> future : sums) {
+    if (held) {
+      sums.sequence().add(ex.submit(w::add, *held, future));
+      held.reset();
+    } else {
+      held = future;
+    }
+  }
+  return held->result();  // the last one left
 }
 
 void tree_sum_step(confut::ThreadPoolExecutor& ex) {

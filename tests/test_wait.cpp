@@ -2,7 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include <confut/confut.hpp>
@@ -123,4 +126,42 @@ TEST_CASE("a task on a one-worker pool can wait on tasks it submitted", "[wait][
     return static_cast<int>(all.done.size() + (first.done.empty() ? 100 : 0));
   });
   REQUIRE(outer.result(10s) == 10);
+}
+
+// Futures that finish while wait() looks at them: a completion between its first look and
+// its registration must still be counted (this once hung FIRST_EXCEPTION).
+TEST_CASE("wait returns in every mode while the futures finish during the call", "[wait][stress]") {
+  confut::ThreadPoolExecutor ex(2);
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<confut::Future<int>> futures;
+    for (int i = 0; i < 4; ++i) futures.push_back(ex.submit(confut_test::inc, i));
+    const auto mode = round % 3 == 0   ? confut::ALL_COMPLETED
+                      : round % 3 == 1 ? confut::FIRST_EXCEPTION
+                                       : confut::FIRST_COMPLETED;
+    auto [done, not_done] = confut::wait(futures, mode, std::chrono::seconds(30));
+    if (mode == confut::FIRST_COMPLETED) {
+      REQUIRE(!done.empty());
+    } else {
+      REQUIRE(done.size() == 4);  // no failures: both modes wait for all
+      REQUIRE(not_done.empty());
+    }
+  }
+}
+
+TEST_CASE("wait(ALL_COMPLETED) outside the pool returns only once all are done", "[wait]") {
+  confut::ThreadPoolExecutor ex(2);
+  std::atomic<int> finished{0};
+  std::vector<confut::Future<int>> futures;
+  for (int i = 0; i < 200; ++i) {
+    futures.push_back(ex.submit([&finished, i] {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      finished.fetch_add(1);
+      return i;
+    }));
+  }
+  auto [done, not_done] = confut::wait(futures);
+  CHECK(done.size() == 200);
+  CHECK(not_done.empty());
+  CHECK(finished.load() == 200);
+  for (int i = 0; i < 200; ++i) CHECK(futures[static_cast<std::size_t>(i)].result() == i);
 }

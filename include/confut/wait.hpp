@@ -34,7 +34,9 @@ struct WaitResult {
 
 namespace detail {
 
-/// Counts completions for one FIRST_* wait and wakes the waiting thread.
+/// Counts completions for one wait on several futures and wakes the waiting thread only
+/// when its condition may hold: at the `wake_at`-th completion, or at a failure when
+/// `wake_on_failure` — one kernel wake-up per wait, not one per future.
 struct WaitGroup {
   void retain() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -47,6 +49,8 @@ struct WaitGroup {
   std::atomic<std::size_t> completed{0};
   std::atomic<bool> any_failed{false};
   ThreadContext* waiter = nullptr;
+  std::size_t wake_at = 1;
+  bool wake_on_failure = false;
 };
 
 struct WaitGroupNode : Continuation {
@@ -56,10 +60,12 @@ struct WaitGroupNode : Continuation {
   }
   static void done(Continuation* self, StateBase& state) noexcept {
     auto* node = static_cast<WaitGroupNode*>(self);
-    if (state.code() == kFailed) node->group->any_failed.store(true, std::memory_order_release);
-    node->group->completed.fetch_add(1, std::memory_order_acq_rel);
-    node->group->waiter->parker.unpark();
-    node->group->release();
+    WaitGroup& group = *node->group;
+    const bool failed = state.code() == kFailed;
+    if (failed) group.any_failed.store(true, std::memory_order_release);
+    const std::size_t completed = group.completed.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if (completed == group.wake_at || (failed && group.wake_on_failure)) group.waiter->parker.unpark();
+    group.release();
     delete node;
   }
   WaitGroup* group;
@@ -71,8 +77,9 @@ WaitResult<T> wait_impl(const std::vector<Future<T>>& futures, ReturnWhen when,
   for (const auto& future : futures) {
     if (!future.valid()) throw InvalidStateError("wait(): an empty Future was given");
   }
-  if (when == ReturnWhen::all_completed) {
-    // One at a time: each wait can help run that task and takes part in deadlock detection.
+  if (when == ReturnWhen::all_completed && this_thread_context().scheduler != nullptr) {
+    // On a pool worker, one at a time: each wait can help run that task and takes part in
+    // deadlock detection.
     for (const auto& future : futures) {
       if (!wait_for_state(*future.state(), deadline)) break;
     }
@@ -81,25 +88,31 @@ WaitResult<T> wait_impl(const std::vector<Future<T>>& futures, ReturnWhen when,
     group->waiter = &this_thread_context();
     group->waiter->retain();
     bool ready = false;
-    std::size_t pending = 0;
+    std::vector<StateBase*> pending_states;
     for (const auto& future : futures) {
       const std::uint8_t code = future.state()->code();
       if (is_done(code)) {
-        if (when == ReturnWhen::first_completed || code == kFailed) ready = true;
+        if (when == ReturnWhen::first_completed ||
+            (when == ReturnWhen::first_exception && code == kFailed)) {
+          ready = true;
+        }
       } else {
-        ++pending;
+        pending_states.push_back(future.state());
       }
     }
+    const std::size_t pending = pending_states.size();
     if (!ready && pending > 0) {
-      for (const auto& future : futures) {
-        if (!future.done()) future.state()->add_continuation(new WaitGroupNode(*group));
-      }
+      group->wake_at = when == ReturnWhen::first_completed ? 1 : pending;
+      group->wake_on_failure = when == ReturnWhen::first_exception;
+      // Exactly the ones counted: one done since fires at once, so the count still adds up.
+      for (StateBase* state : pending_states) state->add_continuation(new WaitGroupNode(*group));
       block_until(
           [&] {
             const std::size_t completed = group->completed.load(std::memory_order_acquire);
             if (completed >= pending) return true;
             if (when == ReturnWhen::first_completed) return completed > 0;
-            return group->any_failed.load(std::memory_order_acquire);
+            return when == ReturnWhen::first_exception &&
+                   group->any_failed.load(std::memory_order_acquire);
           },
           deadline, nullptr);
     }
