@@ -22,119 +22,46 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <cstdint>
 #include <cstdio>
 #include <optional>
-#include <string>
 #include <thread>
 #include <vector>
 
+// The workload functions (random_walk, pearson, correlation, w4_pairs, w4_best) and the W4
+// constants come from bench/workloads.hpp: the one definition shared by the examples, the
+// benchmarks and the tour. The task, correlation(a, b), reads the series in w4_series().
+#include "../bench/workloads.hpp"
+
+namespace w = confut_bench;
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::duration<double, std::milli>;
 
-constexpr int kSeries = 64;
-constexpr int kLength = 20'000;
-
-// splitmix64 (Steele, Lea and Flood), as WORKLOADS.md specifies; `state` is the seed.
-struct SplitMix64 {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-};
-
-// Series k: v[0] = 100, then v[t] = v[t-1] + u(t) - 0.5 with the k-seeded generator.
-std::vector<double> random_walk(int k) {
-  SplitMix64 rng{static_cast<std::uint64_t>(k)};
-  std::vector<double> v(kLength);
-  v[0] = 100.0;
-  for (int t = 1; t < kLength; ++t) v[t] = v[t - 1] + rng.uniform() - 0.5;
-  return v;
-}
-
-// The data every task reads. Empty until build_series() runs: in this process from main(),
-// in each worker process from the pool's initializer.
-std::vector<std::vector<double>> g_series;
-
-void build_series() {
-  g_series.clear();
-  for (int k = 0; k < kSeries; ++k) g_series.push_back(random_walk(k));
-}
-
-double pearson(const std::vector<double>& x, const std::vector<double>& y) {
-  const auto n = static_cast<double>(x.size());
-  double mean_x = 0, mean_y = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    mean_x += x[i];
-    mean_y += y[i];
-  }
-  mean_x /= n;
-  mean_y /= n;
-  double sxy = 0, sxx = 0, syy = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double dx = x[i] - mean_x;
-    const double dy = y[i] - mean_y;
-    sxy += dx * dy;
-    sxx += dx * dx;
-    syy += dy * dy;
-  }
-  return sxy / std::sqrt(sxx * syy);
-}
-
-// The task: two indices in, one number out.
-double correlation(int a, int b) { return pearson(g_series[a], g_series[b]); }
-
-// Every ordered pair, a-major, as two parallel lists for a two-input map.
-struct Pairs {
-  std::vector<int> a, b;
-};
-Pairs all_pairs() {
-  Pairs pairs;
-  for (int a = 0; a < kSeries; ++a) {
-    for (int b = 0; b < kSeries; ++b) {
-      if (a == b) continue;
-      pairs.a.push_back(a);
-      pairs.b.push_back(b);
-    }
-  }
-  return pairs;
+// The pool's initializer: each worker builds its own copy of the series, as a freshly
+// started process must (a forked worker inherits this process's copy, so it is cleared first).
+void build_series_in_worker() {
+  w::w4_series().clear();
+  w::build_w4_series();
 }
 
 // One chunk per row: 64 tasks of ~2 ms, a few per worker for balance, and the per-task cost
 // of the process pool (a round trip through a pipe) paid 64 times instead of 4,032.
-constexpr std::size_t kChunk = kSeries - 1;
+constexpr std::size_t kChunk = w::kW4Series - 1;
 
-std::vector<double> run_sequential(const Pairs& pairs) {
+std::vector<double> run_sequential(const w::W4Pairs& pairs) {
   std::vector<double> rs;
   for (std::size_t i = 0; i < pairs.a.size(); ++i) {
-    rs.push_back(correlation(pairs.a[i], pairs.b[i]));
+    rs.push_back(w::correlation(pairs.a[i], pairs.b[i]));
   }
   return rs;
 }
 
 template <class Executor>
-std::vector<double> run_pool(Executor& ex, const Pairs& pairs) {
+std::vector<double> run_pool(Executor& ex, const w::W4Pairs& pairs) {
   std::vector<double> rs;
-  for (double r : ex.map(correlation, pairs.a, pairs.b, {.chunksize = kChunk})) rs.push_back(r);
-  return rs;
-}
-
-struct Best {
-  int a = -1, b = -1;
-  double r = -2;
-};
-// The largest r; on a tie the first pair in a-major order (hence the strict >).
-Best best_pair(const Pairs& pairs, const std::vector<double>& rs) {
-  Best best;
-  for (std::size_t i = 0; i < rs.size(); ++i) {
-    if (rs[i] > best.r) best = {pairs.a[i], pairs.b[i], rs[i]};
+  for (double r : ex.map(w::correlation, pairs.a, pairs.b, {.chunksize = kChunk})) {
+    rs.push_back(r);
   }
-  return best;
+  return rs;
 }
 
 // What one method produced, and how long it took.
@@ -163,10 +90,10 @@ Timing measure(Fn&& fn) {
 int main() {
   const unsigned cores = std::thread::hardware_concurrency();
   const std::size_t workers = std::max(2u, cores);
-  const Pairs pairs = all_pairs();
+  const w::W4Pairs pairs = w::w4_pairs();
 
   const auto build_start = Clock::now();
-  build_series();
+  w::build_w4_series();
   const Millis build = Clock::now() - build_start;
 
   const Timing sequential = measure([&] { return run_sequential(pairs); });
@@ -180,7 +107,7 @@ int main() {
 
   confut::ProcessPoolOptions options;
   options.max_workers = workers;
-  options.initializer = build_series;  // runs once in every worker process
+  options.initializer = build_series_in_worker;  // runs once in every worker process
   std::optional<confut::ProcessPoolExecutor> process_pool;
   const Timing processes = measure([&] {
     if (!process_pool) process_pool.emplace(options);
@@ -190,7 +117,7 @@ int main() {
 
   std::printf("pairwise_correlation: W4, %d series x %d points, %zu tasks in chunks of %zu; "
               "%zu workers, hardware_concurrency %u\n",
-              kSeries, kLength, pairs.a.size(), kChunk, workers, cores);
+              w::kW4Series, w::kW4Length, pairs.a.size(), kChunk, workers, cores);
   std::printf("building the 64 series takes %.1f ms (once here, once in each worker process); "
               "median of %d runs after a first one\n\n",
               build.count(), kRuns);
@@ -205,21 +132,19 @@ int main() {
               {"ThreadPoolExecutor", threads},
               {"ProcessPoolExecutor", processes}};
   for (const auto& row : rows) {
-    const Best best = best_pair(pairs, row.timing.rs);
+    const w::W4Best best = w::w4_best(pairs, row.timing.rs);
     char r_text[32];
     std::snprintf(r_text, sizeof r_text, "%.12f", best.r);
     // Every method runs the same function in the same binary: the values must agree bit for
     // bit, not only the winner.
-    const bool correct = best.a == 11 && best.b == 49 &&
-                         std::string(r_text) == "0.973665288402" &&
-                         row.timing.rs == sequential.rs;
+    const bool correct = w::w4_correct(best) && row.timing.rs == sequential.rs;
     all_correct = all_correct && correct;
     std::printf("%-20s (%2d, %2d)  %15s %-3s %13.2f %13.2f %7.2fx\n", row.name, best.a, best.b,
                 r_text, correct ? "ok" : "BAD", row.timing.first.count(),
                 row.timing.median.count(), sequential.median / row.timing.median);
     if (!correct) {
-      std::fprintf(stderr, "%s: expected (11, 49) with r = 0.973665288402 and the sequential "
-                   "values\n", row.name);
+      std::fprintf(stderr, "%s: expected (%d, %d) with r = %.12f and the sequential values\n",
+                   row.name, w::kW4BestA, w::kW4BestB, w::kW4BestR);
     }
   }
   return all_correct ? 0 : 1;

@@ -24,44 +24,21 @@
 #include <thread>
 #include <vector>
 
+// The workload function (count_hits, with its generator) and the W5 constants come from
+// bench/workloads.hpp: the one definition shared by the examples, the benchmarks and the tour.
+#include "../bench/workloads.hpp"
+
+namespace w = confut_bench;
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::duration<double, std::milli>;
 
-constexpr int kTasks = 4;
-constexpr std::int64_t kSamples = 10'000'000;  // per task
-constexpr std::int64_t kExpectedHits = 31'418'298;
-
-// splitmix64 (Steele, Lea and Flood), as WORKLOADS.md specifies.
-class SplitMix64 {
- public:
-  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-
- private:
-  std::uint64_t state_;
-};
-
-// The task: how many of n random points (x, then y, from one generator) fall in the circle.
-std::int64_t count_hits(std::uint64_t seed, std::int64_t n) {
-  SplitMix64 rng(seed);
-  std::int64_t hits = 0;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double x = rng.uniform();
-    const double y = rng.uniform();
-    if (x * x + y * y <= 1.0) ++hits;
-  }
-  return hits;
-}
-
+// The task is w::count_hits(seed, n): how many of n random points (x, then y, from splitmix64
+// seeded with `seed`) fall in the quarter circle. W5 runs kW5Tasks of kW5Samples points each.
 std::int64_t run_sequential() {
   std::int64_t hits = 0;
-  for (int k = 0; k < kTasks; ++k) hits += count_hits(static_cast<std::uint64_t>(k), kSamples);
+  for (int k = 0; k < w::kW5Tasks; ++k) {
+    hits += w::count_hits(static_cast<std::uint64_t>(k), w::kW5Samples);
+  }
   return hits;
 }
 
@@ -69,8 +46,8 @@ std::int64_t run_sequential() {
 template <confut::Executor Executor>
 std::int64_t run_pool(Executor& ex) {
   std::vector<confut::Future<std::int64_t>> futures;
-  for (int k = 0; k < kTasks; ++k) {
-    futures.push_back(ex.submit(count_hits, static_cast<std::uint64_t>(k), kSamples));
+  for (int k = 0; k < w::kW5Tasks; ++k) {
+    futures.push_back(ex.submit(w::count_hits, static_cast<std::uint64_t>(k), w::kW5Samples));
   }
   std::int64_t hits = 0;
   for (const auto& future : futures) hits += future.result();
@@ -82,20 +59,20 @@ constexpr int kRuns = 3;
 struct Timing {
   std::int64_t hits = 0;
   Millis median{};
-  bool correct = true;  // every run found kExpectedHits
+  bool correct = true;  // every run found w::kW5Hits
 };
 
 // One untimed run first (it starts a pool's workers), then the median of kRuns.
 template <class Fn>
 Timing measure(Fn&& fn) {
   Timing timing;
-  timing.correct = fn() == kExpectedHits;
+  timing.correct = fn() == w::kW5Hits;
   std::vector<Millis> times;
   for (int run = 0; run < kRuns; ++run) {
     const auto start = Clock::now();
     timing.hits = fn();
     times.push_back(Clock::now() - start);
-    timing.correct = timing.correct && timing.hits == kExpectedHits;
+    timing.correct = timing.correct && timing.hits == w::kW5Hits;
   }
   std::sort(times.begin(), times.end());
   timing.median = times[kRuns / 2];
@@ -116,13 +93,13 @@ int main(int argc, char** argv) {
 
   std::printf("pi: W5, %d tasks x %lld samples; hardware_concurrency %u; "
               "median of %d runs after an untimed one\n",
-              kTasks, static_cast<long long>(kSamples), cores, kRuns);
+              w::kW5Tasks, static_cast<long long>(w::kW5Samples), cores, kRuns);
   const Timing sequential = measure(run_sequential);
+  const std::int64_t samples = w::kW5Tasks * w::kW5Samples;
   std::printf("W5 answer: %lld hits of %lld, pi ~ %.7f %s (expected %lld)\n",
-              static_cast<long long>(sequential.hits),
-              static_cast<long long>(kTasks * kSamples),
-              4.0 * static_cast<double>(sequential.hits) / static_cast<double>(kTasks * kSamples),
-              sequential.correct ? "ok" : "BAD", static_cast<long long>(kExpectedHits));
+              static_cast<long long>(sequential.hits), static_cast<long long>(samples),
+              4.0 * static_cast<double>(sequential.hits) / static_cast<double>(samples),
+              sequential.correct ? "ok" : "BAD", static_cast<long long>(w::kW5Hits));
   std::printf("sequential: %.1f ms\n\n", sequential.median.count());
 
   std::printf("%7s  %12s %8s  %14s %8s  %s\n", "workers", "threads ms", "speedup",
@@ -148,8 +125,8 @@ int main(int argc, char** argv) {
   }
   std::printf("\n(%d equal tasks: more workers than cores only add switching, and 3 workers "
               "take two rounds, like 2)\n",
-              kTasks);
+              w::kW5Tasks);
   if (!all_correct) std::fprintf(stderr, "pi: a run did not find %lld hits\n",
-                                 static_cast<long long>(kExpectedHits));
+                                 static_cast<long long>(w::kW5Hits));
   return all_correct ? 0 : 1;
 }

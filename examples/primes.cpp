@@ -15,47 +15,29 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
 
+// The workload function (is_prime, by trial division) and the W6 numbers come from
+// bench/workloads.hpp: the one definition shared by the examples, the benchmarks and the tour.
+#include "../bench/workloads.hpp"
+
+namespace w = confut_bench;
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::duration<double, std::milli>;
 
-const std::vector<std::uint64_t> kNumbers = {112272535095293, 112582705942171, 112272535095293,
-                                             115280095190773, 115797848077099, 1099726899285419};
-const std::vector<bool> kExpected = {true, true, true, true, true, false};
-
-// The largest r with r * r <= n (a double's square root can be off by one at this size).
-std::uint64_t isqrt(std::uint64_t n) {
-  auto r = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(n)));
-  while (r * r > n) --r;
-  while ((r + 1) * (r + 1) <= n) ++r;
-  return r;
-}
-
-bool is_prime(std::uint64_t n) {
-  if (n < 2) return false;
-  if (n % 2 == 0) return n == 2;
-  const std::uint64_t limit = isqrt(n);
-  for (std::uint64_t i = 3; i <= limit; i += 2) {
-    if (n % i == 0) return false;
-  }
-  return true;
-}
-
 std::vector<bool> run_sequential() {
   std::vector<bool> primes;
-  for (std::uint64_t n : kNumbers) primes.push_back(is_prime(n));
+  for (std::uint64_t n : w::w6_numbers()) primes.push_back(w::is_prime(n));
   return primes;
 }
 
 std::vector<bool> run_submit(confut::ProcessPoolExecutor& ex) {
   std::vector<confut::Future<bool>> futures;
-  for (std::uint64_t n : kNumbers) futures.push_back(ex.submit(is_prime, n));
+  for (std::uint64_t n : w::w6_numbers()) futures.push_back(ex.submit(w::is_prime, n));
   std::vector<bool> primes;
   for (const auto& future : futures) primes.push_back(future.result());
   return primes;
@@ -64,7 +46,7 @@ std::vector<bool> run_submit(confut::ProcessPoolExecutor& ex) {
 // Each call takes milliseconds, so one number per task (the default chunksize of 1).
 std::vector<bool> run_map(confut::ProcessPoolExecutor& ex) {
   std::vector<bool> primes;
-  for (bool prime : ex.map(is_prime, kNumbers)) primes.push_back(prime);
+  for (bool prime : ex.map(w::is_prime, w::w6_numbers())) primes.push_back(prime);
   return primes;
 }
 
@@ -91,7 +73,7 @@ Timing measure(Fn&& fn) {
     const auto start = Clock::now();
     timing.answer = fn();
     times.push_back(Clock::now() - start);
-    timing.correct = timing.correct && timing.answer == kExpected;
+    timing.correct = timing.correct && timing.answer == w::w6_expected();
   }
   std::sort(times.begin(), times.end());
   timing.median = times[times.size() / 2];
@@ -106,7 +88,7 @@ int main() {
 
   std::printf("primes: W6, trial division of %zu numbers; %zu worker processes, "
               "hardware_concurrency %u; median of %d runs\n\n",
-              kNumbers.size(), ex.max_workers(), std::thread::hardware_concurrency(),
+              w::w6_numbers().size(), ex.max_workers(), std::thread::hardware_concurrency(),
               kRepetitions);
 
   const Timing sequential = measure(run_sequential);
@@ -114,8 +96,8 @@ int main() {
   const Timing mapped = measure([&] { return run_map(ex); });
 
   std::printf("%-18s %-6s\n", "number", "prime");
-  for (std::size_t i = 0; i < kNumbers.size(); ++i) {
-    std::printf("%-18llu %-6s\n", static_cast<unsigned long long>(kNumbers[i]),
+  for (std::size_t i = 0; i < w::w6_numbers().size(); ++i) {
+    std::printf("%-18llu %-6s\n", static_cast<unsigned long long>(w::w6_numbers()[i]),
                 mapped.answer[i] ? "yes" : "no");
   }
 
@@ -133,7 +115,7 @@ int main() {
                 sequential.median / row.timing.median);
     if (!row.timing.correct) {
       std::fprintf(stderr, "%s: wrong answer %s, expected %s\n", row.name,
-                   letters(row.timing.answer).c_str(), letters(kExpected).c_str());
+                   letters(row.timing.answer).c_str(), letters(w::w6_expected()).c_str());
     }
     all_correct = all_correct && row.timing.correct;
   }

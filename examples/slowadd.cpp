@@ -14,67 +14,34 @@
 
 #include <chrono>
 #include <cstdio>
-#include <thread>
 #include <vector>
 
+// The workload functions (slowadd, slowsub) and the W2 calls come from bench/workloads.hpp:
+// the one definition shared by the examples, the benchmarks and the tour.
+#include "../bench/workloads.hpp"
+
+namespace w = confut_bench;
 using Seconds = std::chrono::duration<double>;
 using Clock = std::chrono::steady_clock;
 
-int slowadd(int a, int b, Seconds delay) {
-  std::this_thread::sleep_for(delay);
-  return a + b;
-}
-
-int slowsub(int a, int b, Seconds delay) {
-  std::this_thread::sleep_for(delay);
-  return a - b;
-}
-
-// One call of a workload: which function, with which arguments.
-struct Call {
-  int (*fn)(int, int, Seconds);
-  int a;
-  int b;
-};
-
 struct Workload {
   const char* id;
-  std::vector<Call> calls;
+  std::vector<w::W2Call> calls;
   int expected_checksum;
   Seconds ideal;  // ceil(calls / workers) * delay
 };
 
-constexpr Seconds kDelay{0.1};
-constexpr int kWorkers = 4;
-
-// W2a: slowadd(i, i) for i = 0..7.
-Workload w2a() {
-  Workload w{"W2a", {}, 56, Seconds{0.2}};
-  for (int i = 0; i < 8; ++i) w.calls.push_back({slowadd, i, i});
-  return w;
-}
-
-// W2b: the 5x5 exercise; i < j adds, i > j subtracts, the diagonal is skipped.
-Workload w2b() {
-  Workload w{"W2b", {}, 60, Seconds{0.5}};
-  for (int i = 0; i < 5; ++i) {
-    for (int j = 0; j < 5; ++j) {
-      if (i < j) w.calls.push_back({slowadd, i, j});
-      if (i > j) w.calls.push_back({slowsub, i, j});
-    }
-  }
-  return w;
-}
-
-int run_sequential(const Workload& w) {
+int run_sequential(const Workload& workload) {
   int checksum = 0;
-  for (const Call& call : w.calls) checksum += call.fn(call.a, call.b, kDelay);
+  for (const w::W2Call& call : workload.calls) checksum += call.run();
   return checksum;
 }
 
-int run_parallel(const Workload& w, confut::ThreadPoolExecutor& ex) {
+int run_parallel(const Workload& workload, confut::ThreadPoolExecutor& ex) {
   std::vector<confut::Future<int>> futures;
-  for (const Call& call : w.calls) futures.push_back(ex.submit(call.fn, call.a, call.b, kDelay));
+  for (const w::W2Call& call : workload.calls) {
+    futures.push_back(ex.submit(call.add ? w::slowadd : w::slowsub, call.a, call.b));
+  }
   int checksum = 0;
   for (const auto& future : futures) checksum += future.result();
   return checksum;
@@ -92,32 +59,37 @@ double ms(Seconds s) { return s.count() * 1e3; }
 int main() {
   // One pool for both workloads, as a program would keep one; the workers are started
   // before the clock runs.
-  confut::ThreadPoolExecutor ex(kWorkers);
+  confut::ThreadPoolExecutor ex(w::kW2Workers);
 
-  std::printf("slowadd: sleep-bound tasks, delay %.0f ms each, %d workers\n\n", ms(kDelay),
-              kWorkers);
+  std::printf("slowadd: sleep-bound tasks, delay %.0f ms each, %zu workers\n\n", ms(w::kW2Delay),
+              w::kW2Workers);
   std::printf("%-8s %5s %10s %14s %12s %9s %20s %8s\n", "workload", "tasks", "checksum",
               "sequential ms", "parallel ms", "ideal ms", "overhead vs ideal", "speedup");
 
   bool all_correct = true;
-  for (const Workload& w : {w2a(), w2b()}) {
+  // W2a: slowadd(i, i) for i = 0..7. W2b: the 5x5 exercise; i < j adds, i > j subtracts.
+  const Workload workloads[] = {
+      {"W2a", w::w2a_calls(), w::kW2aChecksum, Seconds{w::kW2aIdealSeconds}},
+      {"W2b", w::w2b_calls(), w::kW2bChecksum, Seconds{w::kW2bIdealSeconds}},
+  };
+  for (const Workload& workload : workloads) {
     int sequential_sum = 0;
     int parallel_sum = 0;
-    const Seconds sequential = time_it([&] { sequential_sum = run_sequential(w); });
-    const Seconds parallel = time_it([&] { parallel_sum = run_parallel(w, ex); });
+    const Seconds sequential = time_it([&] { sequential_sum = run_sequential(workload); });
+    const Seconds parallel = time_it([&] { parallel_sum = run_parallel(workload, ex); });
 
-    const bool correct =
-        sequential_sum == w.expected_checksum && parallel_sum == w.expected_checksum;
+    const int expected = workload.expected_checksum;
+    const bool correct = sequential_sum == expected && parallel_sum == expected;
     all_correct = all_correct && correct;
-    const Seconds overhead = parallel - w.ideal;
+    const Seconds overhead = parallel - workload.ideal;
 
-    std::printf("%-8s %5zu %6d %-3s %14.1f %12.1f %9.0f %+9.2f ms (%+5.2f%%) %7.2fx\n", w.id,
-                w.calls.size(), parallel_sum, correct ? "ok" : "BAD", ms(sequential),
-                ms(parallel), ms(w.ideal), ms(overhead), 100.0 * overhead / w.ideal,
-                sequential / parallel);
+    std::printf("%-8s %5zu %6d %-3s %14.1f %12.1f %9.0f %+9.2f ms (%+5.2f%%) %7.2fx\n",
+                workload.id, workload.calls.size(), parallel_sum, correct ? "ok" : "BAD",
+                ms(sequential), ms(parallel), ms(workload.ideal), ms(overhead),
+                100.0 * overhead / workload.ideal, sequential / parallel);
     if (!correct) {
-      std::fprintf(stderr, "%s: wrong checksum (sequential %d, parallel %d, expected %d)\n", w.id,
-                   sequential_sum, parallel_sum, w.expected_checksum);
+      std::fprintf(stderr, "%s: wrong checksum (sequential %d, parallel %d, expected %d)\n",
+                   workload.id, sequential_sum, parallel_sum, expected);
     }
   }
   return all_correct ? 0 : 1;

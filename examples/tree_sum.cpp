@@ -25,6 +25,11 @@
 #include <thread>
 #include <vector>
 
+// The workload functions (ident, inc, dbl, add) and the W1/W3 constants come from
+// bench/workloads.hpp: the one definition shared by the examples, the benchmarks and the tour.
+#include "../bench/workloads.hpp"
+
+namespace w = confut_bench;
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::duration<double, std::milli>;
 
@@ -35,10 +40,10 @@ void simulate_work() {
   if (g_delay.count() > 0) std::this_thread::sleep_for(g_delay);
 }
 
-int inc(int x) { simulate_work(); return x + 1; }
-int dbl(int x) { simulate_work(); return 2 * x; }
-int add(int x, int y) { simulate_work(); return x + y; }
-int ident(int i) { return i; }
+// The W3 tasks: the shared inc, dbl and add, each after the optional delay (W3s: 1 ms).
+int inc(int x) { simulate_work(); return w::inc(x); }
+int dbl(int x) { simulate_work(); return w::dbl(x); }
+int add(int x, int y) { simulate_work(); return w::add(x, y); }
 
 // What one run of a workload produced.
 struct Outcome {
@@ -49,7 +54,7 @@ struct Outcome {
 // W3: 256 small chains inc -> dbl -> add, then a pairwise sum, level by level.
 Outcome w3(confut::ThreadPoolExecutor& ex) {
   std::vector<confut::Future<int>> level;
-  for (int i = 0; i < 256; ++i) {
+  for (int i = 0; i < w::kW3Leaves; ++i) {
     auto x = ex.submit(inc, i);
     auto y = ex.submit(dbl, x);           // the future x, not its value
     level.push_back(ex.submit(add, x, y));
@@ -71,7 +76,7 @@ Outcome w3(confut::ThreadPoolExecutor& ex) {
 // sums that finish first are added first, and the new future joins the same as_completed.
 Outcome w3d(confut::ThreadPoolExecutor& ex) {
   std::vector<confut::Future<int>> zs2;
-  for (int i = 0; i < 256; ++i) {
+  for (int i = 0; i < w::kW3Leaves; ++i) {
     auto x = ex.submit(inc, i);
     auto y = ex.submit(dbl, x);
     auto z = ex.submit(add, x, y);
@@ -90,10 +95,10 @@ Outcome w3d(confut::ThreadPoolExecutor& ex) {
 
 // W1: the cost of one task: submit N empty tasks, then collect them in submission order.
 Outcome w1(confut::ThreadPoolExecutor& ex) {
-  constexpr int kN = 200'000;
+  constexpr int kN = w::kW1ThreadTasks;
   std::vector<confut::Future<int>> futures;
   futures.reserve(kN);
-  for (int i = 0; i < kN; ++i) futures.push_back(ex.submit(ident, i));
+  for (int i = 0; i < kN; ++i) futures.push_back(ex.submit(w::ident, i));
   std::int64_t sum = 0;
   for (const auto& future : futures) sum += future.result();
   return {sum, kN};
@@ -108,27 +113,27 @@ struct Workload {
 constexpr int kRepetitions = 5;
 
 // Runs a workload kRepetitions times; prints one table row; false on a wrong answer.
-bool report(const Workload& w, confut::ThreadPoolExecutor& ex) {
+bool report(const Workload& workload, confut::ThreadPoolExecutor& ex) {
   std::vector<Millis> times;
   Outcome outcome{};
   bool correct = true;
   for (int rep = 0; rep < kRepetitions; ++rep) {
     const auto start = Clock::now();
-    outcome = w.run(ex);
+    outcome = workload.run(ex);
     times.push_back(Clock::now() - start);
-    correct = correct && outcome.answer == w.expected;
+    correct = correct && outcome.answer == workload.expected;
   }
   std::sort(times.begin(), times.end());
   const Millis median = times[times.size() / 2];
   const Millis best = times.front();
   const double tasks = static_cast<double>(outcome.tasks);
-  std::printf("%-9s %12lld %-3s %7zu %10.2f %9.2f %14.0f %9.0f\n", w.id.c_str(),
+  std::printf("%-9s %12lld %-3s %7zu %10.2f %9.2f %14.0f %9.0f\n", workload.id.c_str(),
               static_cast<long long>(outcome.answer), correct ? "ok" : "BAD", outcome.tasks,
               median.count(), best.count(), tasks / (median.count() / 1e3),
               median.count() * 1e6 / tasks);
   if (!correct) {
-    std::fprintf(stderr, "%s: wrong answer %lld, expected %lld\n", w.id.c_str(),
-                 static_cast<long long>(outcome.answer), static_cast<long long>(w.expected));
+    std::fprintf(stderr, "%s: wrong answer %lld, expected %lld\n", workload.id.c_str(),
+                 static_cast<long long>(outcome.answer), static_cast<long long>(workload.expected));
   }
   return correct;
 }
@@ -144,13 +149,13 @@ int main(int argc, char** argv) {
   }
 
   confut::ThreadPoolExecutor ex;  // one worker per hardware thread
-  constexpr std::int64_t kN = 200'000;
   // W3 with a 1 ms delay is W3s; other delays are named by their value.
   const std::string delay = "@" + std::to_string(g_delay.count()) + "ms";
   const Workload workloads[] = {
-      {"W1", w1, kN * (kN - 1) / 2},
-      {g_delay.count() == 0 ? "W3" : g_delay.count() == 1 ? "W3s" : "W3" + delay, w3, 98'688},
-      {g_delay.count() == 0 ? "W3d" : "W3d" + delay, w3d, 98'944},
+      {"W1", w1, w::w1_checksum(w::kW1ThreadTasks)},
+      {g_delay.count() == 0 ? "W3" : g_delay.count() == 1 ? "W3s" : "W3" + delay, w3,
+       w::kW3Answer},
+      {g_delay.count() == 0 ? "W3d" : "W3d" + delay, w3d, w::kW3dAnswer},
   };
 
   std::printf("tree_sum: %zu workers, task delay %lld ms (W1 never sleeps), %d runs each\n\n",
@@ -158,6 +163,6 @@ int main(int argc, char** argv) {
   std::printf("%-9s %16s %7s %10s %9s %14s %9s\n", "workload", "answer", "tasks", "median ms",
               "best ms", "tasks/s (med)", "ns/task");
   bool all_correct = true;
-  for (const Workload& w : workloads) all_correct = report(w, ex) && all_correct;
+  for (const Workload& workload : workloads) all_correct = report(workload, ex) && all_correct;
   return all_correct ? 0 : 1;
 }
