@@ -471,9 +471,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     stats.cancelled = cancelled_.load(std::memory_order_relaxed);
     stats.waiting = waiting_tasks_.load(std::memory_order_relaxed);
     stats.submitted = submitted_count_.load(std::memory_order_relaxed);  // read last
-    const std::uint64_t accounted =
-        stats.waiting + stats.running + stats.finished + stats.failed + stats.cancelled;
-    stats.queued = stats.submitted > accounted ? stats.submitted - accounted : 0;
+    stats.derive_queued();
     return stats;
   }
 

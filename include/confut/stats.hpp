@@ -43,6 +43,13 @@ struct ExecutorStats {
   /// Tasks that are done, one way or another.
   std::uint64_t done() const noexcept { return finished + failed + cancelled; }
 
+  /// Sets `queued` to what the other counts leave of `submitted` (executors count every
+  /// other state directly; a task in a queue is one that is in none of them).
+  void derive_queued() noexcept {
+    const std::uint64_t accounted = waiting + running + done();
+    queued = submitted > accounted ? submitted - accounted : 0;
+  }
+
   /// Share of the workers' time spent running tasks since the executor started, in [0, 1].
   double utilization() const noexcept {
     if (workers.empty() || uptime.count() <= 0) return 0.0;

@@ -180,9 +180,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     stats.waiting = waiting_tasks_.load(std::memory_order_relaxed);
     // Read last: every task counted above was submitted before.
     stats.submitted = submitted_.load(std::memory_order_relaxed);
-    const std::uint64_t accounted =
-        stats.waiting + stats.running + stats.finished + stats.failed + stats.cancelled;
-    stats.queued = stats.submitted > accounted ? stats.submitted - accounted : 0;
+    stats.derive_queued();
     return stats;
   }
 
