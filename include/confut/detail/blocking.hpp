@@ -124,7 +124,8 @@ bool block_until(Ready&& ready, const Deadline& deadline, StateBase* awaited) {
         scheduler->help(awaited, context.help_depth < kMaxGeneralHelpDepth)) {
       continue;
     }
-    if (awaited != nullptr && !edge.recorded()) {
+    // Only a thread that runs a task can close a cycle of waits: others skip the graph.
+    if (awaited != nullptr && !edge.recorded() && context.current_task != nullptr) {
       edge.record(awaited);  // may throw DeadlockError
       continue;              // re-check: the state may have moved on meanwhile
     }
