@@ -163,7 +163,9 @@ void correlation_step(std::size_t workers) {
   const w::W4Pairs pairs = w::w4_pairs();
   std::vector<double> rs;
   const Millis sequential = time_it([&] {
-    for (std::size_t i = 0; i < pairs.a.size(); ++i) rs.push_back(w::correlation(pairs.a[i], pairs.b[i]));
+    for (std::size_t i = 0; i < pairs.a.size(); ++i) {
+      rs.push_back(w::correlation(pairs.a[i], pairs.b[i]));
+    }
   });
   const w::W4Best expected = w::w4_best(pairs, rs);
 
@@ -186,7 +188,8 @@ void correlation_step(std::size_t workers) {
               sequential.count(), workers, threads.count(), sequential / threads, workers,
               processes.count(), sequential / processes);
   char best[96];
-  std::snprintf(best, sizeof best, "best pair (%d, %d), r = %.12f (expected (11, 49), 0.973665288402)",
+  std::snprintf(best, sizeof best,
+                "best pair (%d, %d), r = %.12f (expected (11, 49), 0.973665288402)",
                 by_processes.a, by_processes.b, by_processes.r);
   verdict(w::w4_correct(expected) && w::w4_correct(by_threads) && w::w4_correct(by_processes),
           best);
@@ -207,7 +210,9 @@ void pi_step(std::size_t max_workers) {
   };
   std::int64_t hits = 0;
   const Millis sequential = time_it([&] {
-    for (int k = 0; k < w::kW5Tasks; ++k) hits += w::count_hits(static_cast<std::uint64_t>(k), w::kW5Samples);
+    for (int k = 0; k < w::kW5Tasks; ++k) {
+      hits += w::count_hits(static_cast<std::uint64_t>(k), w::kW5Samples);
+    }
   });
   std::printf("   %-8s %12s %9s %12s %9s\n", "workers", "threads ms", "speedup", "processes ms",
               "speedup");
@@ -228,7 +233,8 @@ void pi_step(std::size_t max_workers) {
   char text[96];
   std::snprintf(text, sizeof text, "%lld hits, pi ~ %.7f (expected 31,418,298)",
                 static_cast<long long>(hits),
-                4.0 * static_cast<double>(hits) / (w::kW5Tasks * static_cast<double>(w::kW5Samples)));
+                4.0 * static_cast<double>(hits) /
+                    (w::kW5Tasks * static_cast<double>(w::kW5Samples)));
   verdict(correct, text);
 }
 

@@ -525,7 +525,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   }
 
   static std::string worker_label(std::size_t index, int pid) {
-    return "worker " + std::to_string(index) + (pid > 0 ? " (pid " + std::to_string(pid) + ")" : "");
+    std::string label = "worker " + std::to_string(index);
+    return pid > 0 ? label + " (pid " + std::to_string(pid) + ")" : label;
   }
 
   static constexpr std::uint64_t kControlKey = ~std::uint64_t{0};
@@ -1074,8 +1075,12 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     if (times != nullptr) {
       record.started = detail::steady_time_point(times->started);
       record.ended = detail::steady_time_point(times->ended);
-      record.encode_time = std::chrono::nanoseconds(times->encode_ns + (times->ended - times->returned));
-      record.decode_time = std::chrono::nanoseconds(times->decode_ns + (times->decoded - times->started));
+      // Here and in the worker: the request encoded here and decoded there, the result
+      // encoded there and decoded here.
+      record.encode_time =
+          std::chrono::nanoseconds(times->encode_ns + (times->ended - times->returned));
+      record.decode_time =
+          std::chrono::nanoseconds(times->decode_ns + (times->decoded - times->started));
     } else if (worker >= 0) {
       // Untimed (a crash, a timeout, a stop): from the head of the worker's queue to now.
       record.started = slots_[static_cast<std::size_t>(worker)].head_started;

@@ -63,7 +63,8 @@ struct ExecutorStats {
 
 /// Prints a short table:
 /// @code
-/// ThreadPoolExecutor 1: 1000 submitted, 0 waiting, 0 queued, 0 running, 998 finished, 2 failed, 0 cancelled; up 1.200 s, utilization 87.5%
+/// ThreadPoolExecutor 1: 1000 submitted, 0 waiting, 0 queued, 0 running, 998 finished,
+///   2 failed, 0 cancelled; up 1.200 s, utilization 87.5%        (one line when printed)
 ///   confut-0                        503 tasks  busy 1.050 s
 ///   confut-1                        497 tasks  busy 1.049 s
 /// @endcode

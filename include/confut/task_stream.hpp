@@ -86,9 +86,8 @@ struct TaskStream {
       task.executor += offset;
       tasks.push_back(std::move(task));
     }
-    if (begin == Clock::time_point{} || (other.begin != Clock::time_point{} && other.begin < begin)) {
-      begin = other.begin;
-    }
+    const bool other_earlier = other.begin != Clock::time_point{} && other.begin < begin;
+    if (begin == Clock::time_point{} || other_earlier) begin = other.begin;
     end = std::max(end, other.end);
   }
 
@@ -181,8 +180,9 @@ struct TaskStream {
         if (found == by_id.end() || !found->second->ran()) continue;
         const TaskRecord& input = *found->second;
         ++flow_id;
-        const auto inside_end = input.ended - std::min<Clock::duration>(
-                                                  input.duration() / 2, std::chrono::nanoseconds(1));
+        const auto inside_end =
+            input.ended - std::min<Clock::duration>(input.duration() / 2,
+                                                    std::chrono::nanoseconds(1));
         next_event();
         out += "{\"ph\":\"s\",\"cat\":\"dependency\",\"name\":\"dependency\",\"id\":" +
                std::to_string(flow_id) + ",\"pid\":" + std::to_string(input.executor + 1) +

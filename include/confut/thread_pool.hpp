@@ -174,7 +174,8 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       started += counters.started.load(std::memory_order_relaxed);
       stats.workers.push_back(std::move(worker));
     }
-    stats.running = started > stats.finished + stats.failed ? started - stats.finished - stats.failed : 0;
+    const std::uint64_t ended = stats.finished + stats.failed;
+    stats.running = started > ended ? started - ended : 0;
     stats.failed += failed_unrun_.load(std::memory_order_relaxed);
     stats.cancelled = cancelled_.load(std::memory_order_relaxed);
     stats.waiting = waiting_tasks_.load(std::memory_order_relaxed);
