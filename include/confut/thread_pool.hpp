@@ -248,8 +248,9 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   };
 
   struct Worker {
-    WorkerCounters counters;
-    std::thread thread;
+    // On lines of their own: thieves read the deque's indices, stats() reads these.
+    alignas(64) WorkerCounters counters;
+    alignas(64) std::thread thread;
     detail::WorkStealingDeque<detail::StateBase*> deque;
     std::size_t steal_cursor = 0;  // where the next steal attempt starts; owner only
   };
