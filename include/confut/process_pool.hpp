@@ -1061,16 +1061,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
   void record(detail::StateBase& state, std::uint8_t code, int worker, const TaskTimes* times,
               std::string name) {
-    TaskRecord record;
-    record.id = state.id_;
-    record.name = !name.empty() ? std::move(name)
-                                : recorder_.name_for(worker, state.name_key(),
-                                                     [&] { return state.task_name(); });
-    record.inputs = state.input_ids();
-    record.worker = worker;
-    record.outcome = code == detail::kFinished ? TaskOutcome::finished
-                     : code == detail::kFailed ? TaskOutcome::failed
-                                               : TaskOutcome::cancelled;
+    TaskRecord record = recorder_.record_of(state, worker, std::move(name));
+    record.outcome = detail::outcome_of(code);
     const auto now = Clock::now();
     if (times != nullptr) {
       record.started = detail::steady_time_point(times->started);
@@ -1087,11 +1079,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       record.ended = now;
     } else {
       record.started = record.ended = now;
-      record.worker = -1;
     }
-    record.submitted = state.submitted_ns != 0 ? detail::steady_time_point(state.submitted_ns)
-                                               : std::min(record.started, now);
-    recorder_.add(record.worker, std::move(record));
+    recorder_.add(std::move(record));
   }
 
   void read_control(std::deque<Outgoing>& pending) {

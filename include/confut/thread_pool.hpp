@@ -84,6 +84,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     workers_.reserve(worker_count_);
     for (std::size_t i = 0; i < worker_count_; ++i) {
       workers_.push_back(std::make_unique<Worker>());
+      workers_.back()->index = i;
       recorder_.set_worker_label(i, thread_name(i));
     }
     recorder_.stats_source = [this] { return stats(); };
@@ -251,6 +252,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     // On lines of their own: thieves read the deque's indices, stats() reads these.
     alignas(64) WorkerCounters counters;
     alignas(64) std::thread thread;
+    std::size_t index = 0;
     detail::WorkStealingDeque<detail::StateBase*> deque;
     std::size_t steal_cursor = 0;  // where the next steal attempt starts; owner only
   };
@@ -426,19 +428,12 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   }
 
   std::uint8_t execute_recorded(detail::StateBase& task, Worker& self) {
-    const int worker = static_cast<int>(index_of(self));
-    TaskRecord record;
-    record.id = task.id_;
-    record.name = recorder_.name_for(worker, task.name_key(), [&] { return task.task_name(); });
-    record.inputs = task.input_ids();
-    record.worker = worker;
+    TaskRecord record = recorder_.record_of(task, static_cast<int>(self.index));
     record.started = detail::Clock::now();
-    record.submitted =
-        task.submitted_ns != 0 ? detail::steady_time_point(task.submitted_ns) : record.started;
     const std::uint8_t outcome = task.execute();
     record.ended = detail::Clock::now();
-    record.outcome = outcome == detail::kFinished ? TaskOutcome::finished : TaskOutcome::failed;
-    recorder_.add(worker, std::move(record));
+    record.outcome = detail::outcome_of(outcome);
+    recorder_.add(std::move(record));
     return outcome;
   }
 
@@ -454,23 +449,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       return;
     }
     if (recorder_.on()) [[unlikely]] {
-      TaskRecord record;
-      record.id = task.id_;
-      record.name = recorder_.name_for(-1, task.name_key(), [&] { return task.task_name(); });
-      record.inputs = task.input_ids();
+      TaskRecord record = recorder_.record_of(task, -1);
       record.ended = record.started = detail::Clock::now();
-      record.submitted =
-          task.submitted_ns != 0 ? detail::steady_time_point(task.submitted_ns) : record.started;
-      record.outcome = code == detail::kCancelled ? TaskOutcome::cancelled : TaskOutcome::failed;
-      recorder_.add(-1, std::move(record));
+      record.outcome = detail::outcome_of(code);
+      recorder_.add(std::move(record));
     }
-  }
-
-  std::size_t index_of(const Worker& worker) const noexcept {
-    for (std::size_t i = 0; i < worker_count_; ++i) {
-      if (workers_[i].get() == &worker) return i;
-    }
-    return 0;
   }
 
   /// A waiting worker runs the awaited task itself if it is still queued here, else one of

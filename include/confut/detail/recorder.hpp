@@ -17,6 +17,7 @@
 
 #include "../stats.hpp"
 #include "../task_stream.hpp"
+#include "shared_state.hpp"
 
 namespace confut::detail {
 
@@ -40,6 +41,13 @@ inline std::chrono::steady_clock::time_point steady_time_point(std::int64_t nano
   return std::chrono::steady_clock::time_point(
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
           std::chrono::nanoseconds(nanoseconds)));
+}
+
+/// A done state's code as a recorded outcome.
+inline TaskOutcome outcome_of(std::uint8_t code) noexcept {
+  return code == kFinished ? TaskOutcome::finished
+         : code == kFailed ? TaskOutcome::failed
+                           : TaskOutcome::cancelled;
 }
 
 /// Records finished tasks while at least one recording session is open. Off, it costs one
@@ -92,9 +100,25 @@ class TaskRecorder {
     return stream;
   }
 
-  /// Appends a record for worker `worker` (-1: a task that never ran).
-  void add(int worker, TaskRecord record) {
-    Buffer& buffer = buffers_[static_cast<std::size_t>(worker + 1)];
+  /// A record of what `task` itself knows: id, name (`given`, else the callable's), inputs
+  /// and submit time; the executor adds worker, times and outcome, then add()s it.
+  TaskRecord record_of(const StateBase& task, int worker, std::string given = {}) {
+    TaskRecord record;
+    record.id = task.id_;
+    record.worker = worker;
+    record.name = !given.empty() ? std::move(given)
+                                 : name_for(worker, task.name_key(),
+                                            [&] { return task.task_name(); });
+    record.inputs = task.input_ids();
+    if (task.submitted_ns != 0) record.submitted = steady_time_point(task.submitted_ns);
+    return record;
+  }
+
+  /// Appends a record to its worker's buffer (worker -1: a task that never ran). A task
+  /// submitted before recording started counts as submitted when it started.
+  void add(TaskRecord record) {
+    if (record.submitted == Clock::time_point{}) record.submitted = record.started;
+    Buffer& buffer = buffers_[static_cast<std::size_t>(record.worker + 1)];
     std::lock_guard lock(buffer.mutex);
     buffer.records.push_back(std::move(record));
   }
