@@ -15,14 +15,14 @@
 #include <utility>
 #include <vector>
 
-#include <linux/futex.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../errors.hpp"
+#include "cpu_relax.hpp"
+#include "futex.hpp"
 
 namespace confut::detail {
 
@@ -30,35 +30,6 @@ namespace confut::detail {
 // that needs atomics that are lock-free (so address-free).
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
-
-/// Sleeps while `*word == expected`, at most `timeout` (none: no limit). FUTEX_WAIT without
-/// FUTEX_PRIVATE_FLAG: the word is in a shared mapping and another process wakes it.
-inline void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
-                       std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max()) {
-  timespec relative{};
-  timespec* limit = nullptr;
-  if (timeout != std::chrono::nanoseconds::max()) {
-    relative.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-    relative.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
-    limit = &relative;
-  }
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, expected, limit,
-            nullptr, 0);
-}
-
-inline void futex_wake(std::atomic<std::uint32_t>& word) {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, 1, nullptr, nullptr,
-            0);
-}
-
-/// One CPU-friendly step of a spin-wait.
-inline void spin_pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 /// Spin-waits until `ready()` or `spin` has passed; returns ready(). It yields the CPU every
 /// few looks: with more busy threads than cores (a process pool on a small machine), the
@@ -70,7 +41,7 @@ bool spin_until(std::chrono::nanoseconds spin, Ready&& ready) {
   while (true) {
     for (int i = 0; i < 32; ++i) {
       if (ready()) return true;
-      spin_pause();
+      cpu_relax();
     }
     if (std::chrono::steady_clock::now() - start >= spin) return ready();
     ::sched_yield();

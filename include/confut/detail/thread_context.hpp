@@ -8,18 +8,11 @@
 #include <mutex>
 #include <string>
 
+#include "cpu_relax.hpp"
 #include "parker.hpp"
 #include "shared_state.hpp"
 
 namespace confut::detail {
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 #if defined(__SANITIZE_THREAD__)
 #define CONFUT_TSAN 1

@@ -1,0 +1,38 @@
+#pragma once
+// Linux futexes: sleep while a 32-bit word holds a value, and wake a sleeper on it. The words
+// here live in memory shared between processes, so the calls go without FUTEX_PRIVATE_FLAG.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace confut::detail {
+
+/// Sleeps while `word == expected`, at most `timeout` (max(): no limit). May return early
+/// (a wake-up, a signal, or the word already changed): callers re-check in a loop.
+inline void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                       std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max()) {
+  timespec relative{};
+  timespec* limit = nullptr;
+  if (timeout != std::chrono::nanoseconds::max()) {
+    if (timeout.count() <= 0) return;
+    relative.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+    relative.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+    limit = &relative;
+  }
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, expected, limit,
+            nullptr, 0);
+}
+
+/// Wakes one thread sleeping on `word`, in any process that maps it.
+inline void futex_wake(std::atomic<std::uint32_t>& word) {
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, 1, nullptr, nullptr,
+            0);
+}
+
+}  // namespace confut::detail
