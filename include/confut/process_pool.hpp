@@ -32,6 +32,7 @@
 
 #include "dependencies.hpp"
 #include "detail/code_location.hpp"
+#include "detail/adaptive_spin.hpp"
 #include "detail/framing.hpp"
 #include "detail/process_worker.hpp"
 #include "detail/recorder.hpp"
@@ -534,7 +535,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   /// At most this many tasks are sent ahead to one worker: enough to hide the round trip.
   /// (The shared-memory rings are sized for this; see detail::kInlineLimit.)
   static constexpr std::size_t kMaxWindow = 32;
-  /// While replies are due, the dispatcher spins this long before it sleeps in epoll.
+  /// While replies are due, the dispatcher spins at most this long before it sleeps in
+  /// epoll (less while replies keep coming later than that: see detail::AdaptiveSpin).
   static constexpr auto kDispatcherSpin = std::chrono::microseconds(20);
 
   struct Outgoing {
@@ -684,7 +686,10 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
       // Replies due: a short spin catches them without a wake-up through the kernel. A busy
       // dispatcher still looks at its sockets (deaths, large messages) every few rounds.
-      const bool busy = replies_due() && spin_for_work();
+      const bool replies_awaited = replies_due();
+      const auto spin_start = replies_awaited ? Clock::now() : Clock::time_point{};
+      const bool busy = replies_awaited && spin_for_work();
+      if (busy) dispatcher_spin_.record(std::chrono::nanoseconds(0));
       if (busy && ++busy_rounds_ % 16 != 0) {
         take_all_replies();
         handle_terminate_requests();
@@ -709,6 +714,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
         std::lock_guard lock(submit_mutex_);
         dispatcher_sleeping_ = false;
       }
+      if (replies_awaited && !busy) dispatcher_spin_.record(Clock::now() - spin_start);
       for (int i = 0; i < n; ++i) {
         const std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;
         const std::uint32_t flags = events[static_cast<std::size_t>(i)].events;
@@ -737,9 +743,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     return false;
   }
 
-  /// Spins until a worker replied or a task was submitted (true), or kDispatcherSpin passed.
+  /// Spins until a worker replied or a task was submitted (true), or the spin limit passed.
   bool spin_for_work() const {
-    return detail::spin_until(kDispatcherSpin, [this] {
+    return detail::spin_until(dispatcher_spin_.limit(), [this] {
       if (submissions_.load(std::memory_order_acquire)) return true;
       for (const Slot& slot : slots_) {
         if (slot.phase != Phase::idle && !slot.channel.replies.empty()) return true;
@@ -1320,6 +1326,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   std::thread dispatcher_;
   std::uint64_t next_sequence_ = 0;
   std::uint64_t busy_rounds_ = 0;
+  detail::AdaptiveSpin dispatcher_spin_{kDispatcherSpin};
   WireWriter scratch_;                // the request being encoded
   std::vector<std::byte> incoming_;  // the reply being decoded
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../errors.hpp"
+#include "adaptive_spin.hpp"
 #include "shared_state.hpp"
 #include "thread_context.hpp"
 
@@ -26,8 +27,9 @@ Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
                             std::chrono::duration<double, std::nano>(timeout));
 }
 
-/// Spin this long before sleeping: a kernel wake-up costs 10-20 us on a VM, a hand-off
-/// between spinning threads well under one.
+/// A thread outside a pool spins at most this long before sleeping: a kernel wake-up costs
+/// 10-20 us on a VM, a hand-off between spinning threads well under one. How long it really
+/// spins adapts to how long its recent waits took (adaptive_spin.hpp).
 inline constexpr auto kSpinBeforeSleep = std::chrono::microseconds(20);
 /// Helping runs tasks on the waiter's stack. Past this depth a waiter runs only what it
 /// waits for (the chain is as deep as the program's own), never unrelated tasks.
@@ -97,25 +99,26 @@ class WaitEdge {
   bool recorded_ = false;
 };
 
-/// Blocks until ready() is true or the deadline passes (returns false then). The caller has
-/// arranged for the thread's parker to be unparked whenever ready() may have changed.
-/// `awaited`, when the wait is for one future, lets a worker run that very task and lets the
-/// deadlock check know the edge. May throw DeadlockError.
+/// This thread's spin limit for waits outside a pool.
+inline AdaptiveSpin& waiter_spin() noexcept {
+  static thread_local AdaptiveSpin spin(kSpinBeforeSleep);
+  return spin;
+}
+
+/// Spins until ready() or until `spin_end`; returns ready().
 template <class Ready>
-bool block_until(Ready&& ready, const Deadline& deadline, StateBase* awaited) {
-  if (ready()) return true;
-  ThreadContext& context = this_thread_context();
-  Scheduler* const scheduler = context.help_depth < kMaxHelpDepth ? context.scheduler : nullptr;
-
-  if (scheduler == nullptr) {
-    const auto spin_end = Clock::now() + kSpinBeforeSleep;
-    for (unsigned i = 1;; ++i) {
-      cpu_relax();
-      if (ready()) return true;
-      if (i % 64 == 0 && Clock::now() >= spin_end) break;
-    }
+bool spin_briefly(Ready& ready, Clock::time_point spin_end) {
+  for (unsigned i = 1;; ++i) {
+    cpu_relax();
+    if (ready()) return true;
+    if (i % 16 == 0 && Clock::now() >= spin_end) return false;
   }
+}
 
+/// The sleeping part of block_until (after any spin).
+template <class Ready>
+bool wait_asleep(Ready& ready, const Deadline& deadline, StateBase* awaited,
+                 ThreadContext& context, Scheduler* scheduler) {
   WaitEdge edge(context);
   while (true) {
     if (ready()) return true;
@@ -139,6 +142,29 @@ bool block_until(Ready&& ready, const Deadline& deadline, StateBase* awaited) {
     }
     if (scheduler != nullptr) scheduler->leave_idle(context);
   }
+}
+
+/// Blocks until ready() is true or the deadline passes (returns false then). The caller has
+/// arranged for the thread's parker to be unparked whenever ready() may have changed.
+/// `awaited`, when the wait is for one future, lets a worker run that very task and lets the
+/// deadlock check know the edge. A pool worker helps (runs queued tasks) where another
+/// thread would spin. May throw DeadlockError.
+template <class Ready>
+bool block_until(Ready&& ready, const Deadline& deadline, StateBase* awaited) {
+  if (ready()) return true;
+  ThreadContext& context = this_thread_context();
+  Scheduler* const scheduler = context.help_depth < kMaxHelpDepth ? context.scheduler : nullptr;
+  if (scheduler != nullptr) return wait_asleep(ready, deadline, awaited, context, scheduler);
+
+  AdaptiveSpin& spin = waiter_spin();
+  const auto start = Clock::now();
+  if (spin_briefly(ready, start + spin.limit())) {
+    spin.record(std::chrono::nanoseconds(0));
+    return true;
+  }
+  const bool done = wait_asleep(ready, deadline, awaited, context, nullptr);
+  spin.record(Clock::now() - start);
+  return done;
 }
 
 /// Waits for one state; false on timeout.
