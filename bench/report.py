@@ -644,7 +644,8 @@ def main():
     r.add()
     r.add("Produced by `bash scripts/bench.sh`: Google Benchmark programs built in Release "
           "(`build/bench`), each figure the median of %s repetitions (fewer where a row says "
-          "so), and the Python reference `bench/python/bench.py`, all in one run on one "
+          "so; a program's repetitions run interleaved in random order, so that a passing "
+          "disturbance slows every system alike), and the Python reference `bench/python/bench.py`, all in one run on one "
           "machine. Raw results: `%s.json`." % (meta.get("repetitions", "?"),
                                                  os.path.basename(args.out)))
     r.add()

@@ -74,7 +74,9 @@ load_before=$(load)
 failures=0
 
 # The deadlock checks are outcomes, not timings: one repetition each (some cases wait out
-# a 3 s hang limit).
+# a 3 s hang limit). The repetitions of a program's benchmarks run interleaved in random
+# order: a machine that is disturbed for a while (a neighbour on a VM host) then slows
+# every system a little instead of one system a lot, and the ratios stay fair.
 for program in "$build"/bench/bench_*; do
   [ -x "$program" ] || continue
   name=$(basename "$program")
@@ -82,7 +84,7 @@ for program in "$build"/bench/bench_*; do
   [ "$name" = bench_deadlock ] && reps=1
   step "$name (--workers=$workers, $reps repetitions)"
   args=(--workers="$workers" --benchmark_repetitions="$reps"
-        --benchmark_report_aggregates_only=true
+        --benchmark_report_aggregates_only=true --benchmark_enable_random_interleaving=true
         --benchmark_out="$raw/$name.json" --benchmark_out_format=json)
   [ -n "$filter" ] && args+=(--benchmark_filter="$filter")
   if ! "$program" "${args[@]}"; then
