@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -173,4 +174,62 @@ TEST_CASE("1,000,000 tasks from 4 threads with random cancels and concurrent wai
   REQUIRE(executed.load() == tally.finished.load());  // cancelled tasks never ran
   REQUIRE(tally.cancelled.load() > 0);
   REQUIRE(tally.failed_by_input.load() >= 0);
+}
+
+TEST_CASE("shutdown racing with submits from outside and inside the pool strands no task",
+          "[stress][shutdown]") {
+  // Every submit either throws ExecutorShutdownError or returns a future that is done once
+  // shutdown(wait) returns: a task accepted after the workers decided to exit would never
+  // run (its future would stay pending).
+  for (int round = 0; round < 40; ++round) {
+    confut::ThreadPoolExecutor ex(2);
+    std::mutex accepted_mutex;
+    std::vector<confut::Future<int>> accepted;
+    std::atomic<int> refused{0};
+    std::atomic<bool> go{false};
+    auto keep = [&](confut::Future<int> future) {
+      std::lock_guard lock(accepted_mutex);
+      accepted.push_back(std::move(future));
+    };
+    std::vector<std::thread> submitters;
+    for (int t = 0; t < 3; ++t) {
+      submitters.emplace_back([&, t] {
+        while (!go.load()) std::this_thread::yield();
+        for (int i = 0; i < 400; ++i) {
+          try {
+            if (t == 0) {
+              keep(ex.submit(ident, i));
+            } else if (t == 1) {
+              // a task with an input: the path that waits before it is queued
+              keep(ex.submit([](int x) { return x; }, ex.submit(ident, i)));
+            } else {
+              // a task that submits from inside the pool, onto its worker's own deque
+              keep(ex.submit([&ex, i] {
+                try {
+                  return ex.submit(ident, i).result();
+                } catch (const confut::ExecutorShutdownError&) {
+                  return i;
+                }
+              }));
+            }
+          } catch (const confut::ExecutorShutdownError&) {
+            refused.fetch_add(1);
+          }
+        }
+      });
+    }
+    go.store(true);
+    std::this_thread::sleep_for(std::chrono::microseconds(50 * (round % 8)));
+    ex.shutdown(true);
+    for (auto& submitter : submitters) submitter.join();
+    // Submits that came after shutdown() returned were refused; all accepted ones ran.
+    std::lock_guard lock(accepted_mutex);
+    for (const auto& future : accepted) {
+      REQUIRE(future.done());
+      const int value = future.result();
+      CHECK(value >= 0);
+      CHECK(value < 400);
+    }
+    CHECK(accepted.size() + static_cast<std::size_t>(refused.load()) == 3 * 400);
+  }
 }

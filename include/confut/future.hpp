@@ -138,7 +138,8 @@ class [[nodiscard]] Future {
     checked_state().add_continuation(new CallbackNode<std::decay_t<Fn>>(std::forward<Fn>(fn)));
   }
 
-  /// The task's number within its executor (0 for a future made outside one).
+  /// The task's number, unique in the process (0 for a future made outside an executor).
+  /// Tasks submitted from one thread get increasing numbers.
   std::uint64_t id() const { return checked_state().id_; }
 
   /// Futures compare equal when they share one state.

@@ -110,25 +110,26 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   Future<detail::task_result_t<F, Args...>> submit(F&& fn, Args&&... args) {
     using R = detail::task_result_t<F, Args...>;
     using TaskType = detail::Task<R, std::decay_t<F>, std::decay_t<Args>...>;
-
-    SubmitGuard guard(*this);  // throws when not accepting tasks
-    auto* task = new TaskType(std::forward<F>(fn), std::forward<Args>(args)...);
-    task->owner = this;
-    task->id_ = detail::next_task_id();
-    submitted_.fetch_add(1, std::memory_order_relaxed);
-    if (recorder_.on()) [[unlikely]] {
-      task->submitted_ns = detail::steady_nanoseconds(detail::Clock::now());
-    }
-    task->set_initial_refs(2);  // the returned future, and the pool until the task is retired
-    Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
-
     if constexpr (detail::any_future_argument<std::decay_t<Args>...>) {
-      // inputs_ready() queues it once its input futures are done
-      if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) return future;
+      return submit_with_inputs<R, TaskType>(std::forward<F>(fn), std::forward<Args>(args)...);
+    } else {
+      // The fast path: no input to wait for, so the task goes straight to a queue, which
+      // also decides whether it is still accepted (see InjectionQueue).
+      Worker* const worker = current_worker();
+      if (worker != nullptr) throw_unless_accepting();  // its worker runs it: nothing to race
+      TaskType* task = new_task<TaskType>(std::forward<F>(fn), std::forward<Args>(args)...);
+      Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
+      task->set_queued_before_sharing();
+      if (worker != nullptr) {
+        WorkerCounters::bump(worker->counters.submitted);  // before a thief can count it run
+        worker->deque.push(task);
+      } else if (!injection_.try_push(task)) {
+        task->release();  // the pool's reference; the future's goes with the exception
+        throw_not_accepting();
+      }
+      notify_work();
+      return future;
     }
-    task->set_queued_before_sharing();  // no input hangs on it, and enqueue publishes it
-    enqueue(task);
-    return future;
   }
 
   /// Stops accepting tasks. With `wait`, returns once every accepted task has finished and
@@ -137,6 +138,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   void shutdown(bool wait = true, bool cancel_futures = false) {
     std::uint8_t expected = kAccepting;
     lifecycle_.compare_exchange_strong(expected, kShutDown, std::memory_order_seq_cst);
+    injection_.close();
     if (cancel_futures) {
       cancelling_.store(true, std::memory_order_seq_cst);
       for (detail::StateBase* task : injection_.drain()) {
@@ -181,7 +183,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     stats.cancelled = cancelled_.load(std::memory_order_relaxed);
     stats.waiting = waiting_tasks_.load(std::memory_order_relaxed);
     // Read last: every task counted above was submitted before.
-    stats.submitted = submitted_.load(std::memory_order_relaxed);
+    stats.submitted = injection_.accepted() +
+                      submitted_with_inputs_.load(std::memory_order_relaxed);
+    for (const auto& worker : workers_) {
+      stats.submitted += worker->counters.submitted.load(std::memory_order_relaxed);
+    }
     stats.derive_queued();
     return stats;
   }
@@ -210,6 +216,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   /// A worker's counters for stats(). Only the worker writes them (plain load + store, no
   /// read-modify-write); stats() reads them from any thread.
   struct WorkerCounters {
+    std::atomic<std::uint64_t> submitted{0};  // by tasks running on this worker
     std::atomic<std::uint64_t> started{0};
     std::atomic<std::uint64_t> finished{0};
     std::atomic<std::uint64_t> failed{0};
@@ -271,17 +278,18 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     return identity.pool == this ? workers_[identity.index].get() : nullptr;
   }
 
-  /// Counts submits in progress, so that shutdown cannot slip between a submit's check and
-  /// its push (the workers would exit and leave the task behind).
+  /// Counts submits of tasks with inputs in progress, so that shutdown cannot slip between
+  /// such a submit's check and the moment the task is counted as waiting or queued (the
+  /// workers would exit and leave it behind). Plain submits need none (InjectionQueue).
   class SubmitGuard {
    public:
     explicit SubmitGuard(ThreadPoolExecutor& pool) : pool_(pool) {
       pool_.submits_in_progress_.fetch_add(1, std::memory_order_seq_cst);
-      const std::uint8_t state = pool_.lifecycle_.load(std::memory_order_seq_cst);
-      if (state != kAccepting) {
+      try {
+        pool_.throw_unless_accepting();
+      } catch (...) {
         pool_.submits_in_progress_.fetch_sub(1, std::memory_order_seq_cst);
-        if (state == kBroken) throw BrokenExecutor(pool_.broken_reason());
-        throw ExecutorShutdownError();
+        throw;
       }
     }
     SubmitGuard(const SubmitGuard&) = delete;
@@ -292,8 +300,51 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     ThreadPoolExecutor& pool_;
   };
 
+  // ---- submitting ----
+
+  /// A new task with the references it starts with: the future's, and the pool's until the
+  /// task is retired.
+  template <class TaskType, class F, class... Args>
+  TaskType* new_task(F&& fn, Args&&... args) {
+    auto* task = new TaskType(std::forward<F>(fn), std::forward<Args>(args)...);
+    task->owner = this;
+    task->id_ = detail::next_task_id();
+    if (recorder_.on()) [[unlikely]] {
+      task->submitted_ns = detail::steady_nanoseconds(detail::Clock::now());
+    }
+    task->set_initial_refs(2);
+    return task;
+  }
+
+  /// Submits a task with futures among its arguments: it waits for them (counted in
+  /// waiting_tasks_, which keeps the workers alive) or, when they are done, is queued.
+  template <class R, class TaskType, class F, class... Args>
+  Future<R> submit_with_inputs(F&& fn, Args&&... args) {
+    SubmitGuard guard(*this);  // throws when not accepting tasks
+    TaskType* task = new_task<TaskType>(std::forward<F>(fn), std::forward<Args>(args)...);
+    submitted_with_inputs_.fetch_add(1, std::memory_order_relaxed);
+    Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
+    // inputs_ready() queues it once its input futures are done
+    if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) return future;
+    task->set_queued_before_sharing();  // no input hangs on it, and enqueue publishes it
+    enqueue(task);
+    return future;
+  }
+
+  void throw_unless_accepting() const {
+    if (lifecycle_.load(std::memory_order_seq_cst) != kAccepting) throw_not_accepting();
+  }
+
+  [[noreturn]] void throw_not_accepting() const {
+    if (lifecycle_.load(std::memory_order_seq_cst) == kBroken) {
+      throw BrokenExecutor(broken_reason());
+    }
+    throw ExecutorShutdownError();
+  }
+
   // ---- queues and wake-ups ----
 
+  /// Queues a task that was accepted before.
   void enqueue(detail::StateBase* task) {
     if (Worker* worker = current_worker()) {
       worker->deque.push(task);
@@ -523,8 +574,9 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
 
   // ---- workers ----
 
+  /// Only once the shared queue is closed: every task it accepted is then visible here.
   bool may_exit() const {
-    return lifecycle_.load(std::memory_order_seq_cst) != kAccepting &&
+    return injection_.closed() &&
            submits_in_progress_.load(std::memory_order_seq_cst) == 0 &&
            waiting_tasks_.load(std::memory_order_seq_cst) == 0 && !has_work();
   }
@@ -624,6 +676,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     if (!lifecycle_.compare_exchange_strong(expected, kBroken, std::memory_order_seq_cst)) {
       lifecycle_.store(kBroken, std::memory_order_seq_cst);
     }
+    injection_.close();
     wake_all();
   }
 
@@ -666,7 +719,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   detail::InjectionQueue<detail::StateBase*> injection_;
   std::latch workers_ready_;
 
-  alignas(64) std::atomic<std::uint64_t> submitted_{0};
+  alignas(64) std::atomic<std::uint64_t> submitted_with_inputs_{0};
   std::atomic<std::uint32_t> submits_in_progress_{0};
   alignas(64) std::atomic<std::uint32_t> waiting_tasks_{0};
   std::atomic<std::uint8_t> lifecycle_{kAccepting};
