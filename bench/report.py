@@ -132,6 +132,18 @@ def load_gbench(path):
     return doc, records
 
 
+def speedups_from_medians(records):
+    """Sets each C++ speedup to the sequential run's median time over this median time. The
+    programs' own speedup counters divide by the sequential times seen so far, which with
+    interleaved repetitions may be none or a few; the medians of the whole run are fair."""
+    sequential = {r["workload"]: r["time_ms"] for r in records
+                  if r["lang"] == "C++" and r["system"] == "sequential" and r.get("time_ms")}
+    for r in records:
+        if r["lang"] == "C++" and "speedup" in r and r.get("time_ms") and \
+                r["workload"] in sequential:
+            r["speedup"] = sequential[r["workload"]] / r["time_ms"]
+
+
 def load_python(path):
     with open(path) as f:
         doc = json.load(f)
@@ -623,6 +635,7 @@ def main():
             continue
         programs[os.path.splitext(os.path.basename(path))[0]] = doc
         records += recs
+    speedups_from_medians(records)
     python_doc = None
     python_path = os.path.join(args.raw, "python.json")
     if os.path.exists(python_path):
