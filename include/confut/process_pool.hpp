@@ -36,6 +36,7 @@
 #include "detail/framing.hpp"
 #include "detail/process_worker.hpp"
 #include "detail/recorder.hpp"
+#include "detail/unshared_counter.hpp"
 #include "detail/remote_exception.hpp"
 #include "detail/shared_state.hpp"
 #include "detail/task.hpp"
@@ -1057,8 +1058,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       cancelled_.fetch_add(1, std::memory_order_relaxed);
     }
     if (worker >= 0 && code != detail::kCancelled) {
-      std::atomic<std::uint64_t>& tasks = worker_counters_[static_cast<std::size_t>(worker)].tasks;
-      tasks.store(tasks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      detail::increment_unshared(worker_counters_[static_cast<std::size_t>(worker)].tasks);
     }
     if (recorder_.on()) [[unlikely]] record(state, code, worker, times, std::move(name));
     if (publish != detail::kWaiting) state.publish(publish);

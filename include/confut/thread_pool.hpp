@@ -30,6 +30,7 @@
 #include "detail/recorder.hpp"
 #include "detail/task.hpp"
 #include "detail/thread_context.hpp"
+#include "detail/unshared_counter.hpp"
 #include "detail/work_stealing_deque.hpp"
 #include "errors.hpp"
 #include "future.hpp"
@@ -121,7 +122,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
       task->set_queued_before_sharing();
       if (worker != nullptr) {
-        WorkerCounters::bump(worker->counters.submitted);  // before a thief can count it run
+        detail::increment_unshared(worker->counters.submitted);  // before a thief can count it run
         worker->deque.push(task);
       } else if (!injection_.try_push(task)) {
         task->release();  // the pool's reference; the future's goes with the exception
@@ -213,7 +214,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     return options;
   }
 
-  /// A worker's counters for stats(). Only the worker writes them (plain load + store, no
+  /// A worker's counters for stats(). Only the worker writes them (increment_unshared: no
   /// read-modify-write); stats() reads them from any thread.
   struct WorkerCounters {
     std::atomic<std::uint64_t> submitted{0};  // by tasks running on this worker
@@ -227,9 +228,6 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     std::atomic<std::int64_t> idle_ns{0};
     std::atomic<std::int64_t> idle_since_ns{0};  // 0 while busy
 
-    static void bump(std::atomic<std::uint64_t>& counter) noexcept {
-      counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    }
     void begin_idle(std::int64_t now_ns) noexcept {
       if (idle_since_ns.load(std::memory_order_relaxed) == 0) {
         idle_since_ns.store(now_ns, std::memory_order_relaxed);
@@ -285,11 +283,9 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
    public:
     explicit SubmitGuard(ThreadPoolExecutor& pool) : pool_(pool) {
       pool_.submits_in_progress_.fetch_add(1, std::memory_order_seq_cst);
-      try {
-        pool_.throw_unless_accepting();
-      } catch (...) {
+      if (pool_.lifecycle_.load(std::memory_order_seq_cst) != kAccepting) {
         pool_.submits_in_progress_.fetch_sub(1, std::memory_order_seq_cst);
-        throw;
+        pool_.throw_not_accepting();
       }
     }
     SubmitGuard(const SubmitGuard&) = delete;
@@ -467,11 +463,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   void execute_claimed(detail::StateBase& task, detail::ThreadContext& context, Worker& self) {
     task.running_on.store(&context, std::memory_order_release);
     detail::StateBase* outer = std::exchange(context.current_task, &task);
-    if (statistics_) WorkerCounters::bump(self.counters.started);
+    if (statistics_) detail::increment_unshared(self.counters.started);
     const std::uint8_t outcome =
         recorder_.on() ? execute_recorded(task, self) : task.execute();
     if (statistics_) {
-      WorkerCounters::bump(outcome == detail::kFinished ? self.counters.finished
+      detail::increment_unshared(outcome == detail::kFinished ? self.counters.finished
                                                         : self.counters.failed);
     }
     task.publish(outcome);  // counted first: a caller who saw the result sees it counted

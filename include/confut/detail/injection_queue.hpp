@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "spin_then_block_mutex.hpp"
+#include "unshared_counter.hpp"
 
 namespace confut::detail {
 
@@ -27,7 +28,7 @@ class InjectionQueue {
     std::lock_guard lock(mutex_);
     if (closed_.load(std::memory_order_relaxed)) return false;
     push_locked(item);
-    accepted_.store(accepted_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    increment_unshared(accepted_);  // the lock makes this the only writer
     return true;
   }
 
