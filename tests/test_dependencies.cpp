@@ -8,6 +8,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -193,6 +194,32 @@ TEST_CASE("an empty future as an argument is rejected at submit", "[dependencies
   std::vector<confut::Future<int>> with_empty{ex.submit(ident, 1), confut::Future<int>()};
   REQUIRE_THROWS_AS(ex.submit(sum_vector, with_empty), confut::InvalidStateError);
   REQUIRE(ex.submit(ident, 2).result() == 2);  // the pool is unharmed
+  REQUIRE(ex.stats().waiting == 0);             // and counts no task as waiting
+}
+
+TEST_CASE("a task with more inputs than fit in the task itself waits for the last of them",
+          "[dependencies]") {
+  confut::ThreadPoolExecutor producer(5);
+  confut::ThreadPoolExecutor consumer(1);
+  std::array<Gate, 5> gates;
+  std::vector<confut::Future<int>> inputs;
+  for (int i = 0; i < 5; ++i) inputs.push_back(producer.submit(gates[i].returning(i + 1)));
+  auto total = consumer.submit(sum_vector, inputs);       // five inputs
+  auto pair = consumer.submit(add, inputs[3], inputs[4]);  // two
+  for (int i = 0; i < 4; ++i) {
+    gates[i].open();
+    REQUIRE(inputs[i].result(5s) == i + 1);
+  }
+  REQUIRE(consumer.submit(ident, 0).result(5s) == 0);  // anything ready has had its turn
+  REQUIRE_FALSE(total.done());
+  REQUIRE_FALSE(pair.done());
+  REQUIRE(consumer.stats().waiting == 2);
+  gates[4].open();
+  REQUIRE(total.result(5s) == 15);
+  REQUIRE(pair.result(5s) == 9);
+  // The thread that queued them uncounts them just after the push: give it a moment.
+  for (int i = 0; i < 5000 && consumer.stats().waiting != 0; ++i) std::this_thread::sleep_for(1ms);
+  REQUIRE(consumer.stats().waiting == 0);
 }
 
 TEST_CASE("long chains finish and release what they no longer need", "[dependencies]") {

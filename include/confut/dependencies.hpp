@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
+#include <span>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -145,26 +147,38 @@ class ReadySink {
 };
 
 /// The nodes a waiting task hangs on its unfinished inputs, and the count of those left.
+/// It lives inside the task (see TaskInputs), with room for two inputs; a task with more
+/// takes one allocation for all of them.
+///
+/// The inputs are not retained here: the task's own arguments hold their futures until the
+/// task has run, and the block lets go of them (under its lock) before it hands the task on.
 class DependencyBlock {
  public:
-  DependencyBlock(StateBase& task, ReadySink& sink, std::vector<StateBase*> inputs)
-      : task_(task), sink_(sink), nodes_(inputs.size()) {
-    remaining_.store(static_cast<std::uint32_t>(inputs.size()) + 1, std::memory_order_relaxed);
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      nodes_[i].block = this;
-      nodes_[i].input = inputs[i];
-      nodes_[i].input_id = inputs[i]->id_;
-      nodes_[i].fire = &DependencyBlock::input_done;
-      inputs[i]->retain();
+  static constexpr std::size_t kInlineInputs = 2;
+
+  DependencyBlock(StateBase& task, ReadySink& sink, std::size_t input_count)
+      : task_(task), sink_(sink) {
+    if (input_count > kInlineInputs) {
+      extra_nodes_ = std::make_unique<Node[]>(input_count);
+      nodes_ = extra_nodes_.get();
     }
+    remaining_.store(static_cast<std::uint32_t>(input_count) + 1, std::memory_order_relaxed);
   }
   DependencyBlock(const DependencyBlock&) = delete;
   DependencyBlock& operator=(const DependencyBlock&) = delete;
-  ~DependencyBlock() { release_inputs(); }
+
+  /// Before arm(): one call per input future, as many as the constructor was told.
+  void add_input(StateBase& input) noexcept {
+    Node& node = nodes_[count_++];
+    node.block = this;
+    node.input = &input;
+    node.input_id = input.id_;
+    node.fire = &DependencyBlock::input_done;
+  }
 
   /// Hangs the nodes on the inputs; the last input to finish hands the task to the sink.
   void arm() noexcept {
-    for (auto& node : nodes_) node.input->add_continuation(&node);
+    for (Node& node : nodes()) node.input->add_continuation(&node);
     count_down();
   }
 
@@ -173,7 +187,7 @@ class DependencyBlock {
   void collect_pending_inputs(StateBase** out, std::size_t capacity, std::size_t& count) noexcept {
     SpinGuard guard(lock_);
     if (inputs_released_) return;
-    for (auto& node : nodes_) {
+    for (Node& node : nodes()) {
       if (count == capacity) return;
       if (!node.input->done()) {
         node.input->retain();
@@ -184,8 +198,8 @@ class DependencyBlock {
 
   std::vector<std::uint64_t> input_ids() const {
     std::vector<std::uint64_t> ids;
-    ids.reserve(nodes_.size());
-    for (const auto& node : nodes_) ids.push_back(node.input_id);
+    ids.reserve(count_);
+    for (const Node& node : nodes()) ids.push_back(node.input_id);
     return ids;
   }
 
@@ -193,7 +207,7 @@ class DependencyBlock {
   struct Node : Continuation {
     DependencyBlock* block = nullptr;
     StateBase* input = nullptr;
-    std::uint64_t input_id = 0;  // kept: `input` is released once done
+    std::uint64_t input_id = 0;  // kept: `input` may be gone once the task ran
   };
 
   struct SpinGuard {
@@ -203,6 +217,9 @@ class DependencyBlock {
     ~SpinGuard() { flag_.clear(std::memory_order_release); }
     std::atomic_flag& flag_;
   };
+
+  std::span<Node> nodes() noexcept { return {nodes_, count_}; }
+  std::span<const Node> nodes() const noexcept { return {nodes_, count_}; }
 
   static void input_done(Continuation* self, StateBase& input) noexcept {
     auto* block = static_cast<Node*>(self)->block;
@@ -219,29 +236,89 @@ class DependencyBlock {
 
   void count_down() noexcept {
     if (remaining_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    release_inputs();  // every input is done: nothing left to help with, free them early
+    // Every input is done: from here on the task may run and drop its arguments, so no
+    // waiter may reach the inputs through this block any more.
+    {
+      SpinGuard guard(lock_);
+      inputs_released_ = true;
+    }
     sink_.inputs_ready(task_);
-  }
-
-  void release_inputs() noexcept {
-    SpinGuard guard(lock_);
-    if (inputs_released_) return;
-    inputs_released_ = true;
-    for (auto& node : nodes_) node.input->release();
   }
 
   StateBase& task_;
   ReadySink& sink_;
-  std::vector<Node> nodes_;
+  Node inline_nodes_[kInlineInputs];
+  std::unique_ptr<Node[]> extra_nodes_;
+  Node* nodes_ = inline_nodes_;
+  std::uint32_t count_ = 0;
   std::atomic<std::uint32_t> remaining_{0};
   std::atomic_flag lock_;
   bool inputs_released_ = false;
 };
 
-/// The executors' side of futures as arguments: hangs a new task on its unfinished inputs,
-/// counting it in `waiting` (so that shutdown waits for it) until the sink queues it. Returns
-/// false when there is nothing to wait for and the caller queues the task at once. On an
-/// error (an empty input future) drops the executor's reference to the task and rethrows.
+/// Applies `visit` to every future in `args`; throws InvalidStateError for an empty one.
+template <class Visit, class... Args>
+void for_each_future_input(std::tuple<Args...>& args, Visit&& visit) {
+  std::apply(
+      [&](Args&... each) {
+        (ArgumentUnwrap<Args>::visit(each,
+                                     [&](auto& future) {
+                                       if (!future.valid()) {
+                                         throw InvalidStateError(
+                                             "an empty Future was passed as a task argument");
+                                       }
+                                       visit(*future.state());
+                                     }),
+         ...);
+      },
+      args);
+}
+
+/// The part of a task with future arguments that waits for them. Tasks without any hold
+/// NoTaskInputs instead, which takes no room.
+class TaskInputs {
+ public:
+  /// Hangs `task` on the unfinished futures among `args`; `sink` gets it once they are
+  /// done. Returns false when there was nothing to wait for (the caller queues it at once).
+  template <class... Args>
+  bool wait_for(StateBase& task, ReadySink& sink, std::tuple<Args...>& args) {
+    std::size_t count = 0;
+    for_each_future_input(args, [&](StateBase&) { ++count; });  // throws for an empty one
+    if (count == 0) return false;  // e.g. an empty vector of futures
+    DependencyBlock& block = block_.emplace(task, sink, count);
+    for_each_future_input(args, [&](StateBase& input) { block.add_input(input); });
+    block.arm();
+    return true;
+  }
+
+  void collect_pending_inputs(StateBase** out, std::size_t capacity,
+                              std::size_t& count) noexcept {
+    if (block_) block_->collect_pending_inputs(out, capacity, count);
+  }
+
+  std::vector<std::uint64_t> input_ids() const {
+    return block_ ? block_->input_ids() : std::vector<std::uint64_t>{};
+  }
+
+ private:
+  std::optional<DependencyBlock> block_;
+};
+
+struct NoTaskInputs {
+  template <class... Args>
+  bool wait_for(StateBase&, ReadySink&, std::tuple<Args...>&) {
+    return false;
+  }
+  void collect_pending_inputs(StateBase**, std::size_t, std::size_t&) noexcept {}
+  std::vector<std::uint64_t> input_ids() const { return {}; }
+};
+
+template <class... Args>
+using task_inputs_t = std::conditional_t<any_future_argument<Args...>, TaskInputs, NoTaskInputs>;
+
+/// For executors that count waiting tasks: waits like TaskInputs::wait_for, counting the
+/// task in `waiting` (so that shutdown waits for it) until the sink queues it. On an error
+/// (an empty input future) drops the executor's reference to the task and rethrows.
 template <class TaskType>
 bool wait_for_inputs_counted(TaskType& task, ReadySink& sink,
                              std::atomic<std::uint32_t>& waiting) {
@@ -256,26 +333,6 @@ bool wait_for_inputs_counted(TaskType& task, ReadySink& sink,
   }
   if (!waits) waiting.fetch_sub(1, std::memory_order_relaxed);
   return waits;
-}
-
-/// Lists the states behind every future in `args`; throws InvalidStateError for an empty one.
-template <class... Args>
-std::vector<StateBase*> future_inputs(std::tuple<Args...>& args) {
-  std::vector<StateBase*> inputs;
-  std::apply(
-      [&](Args&... each) {
-        (ArgumentUnwrap<Args>::visit(each,
-                                     [&](auto& future) {
-                                       if (!future.valid()) {
-                                         throw InvalidStateError(
-                                             "an empty Future was passed as a task argument");
-                                       }
-                                       inputs.push_back(future.state());
-                                     }),
-         ...);
-      },
-      args);
-  return inputs;
 }
 
 }  // namespace detail

@@ -205,18 +205,7 @@ class ProcessTask final : public State<R>, public RemoteTask {
 
   void release_closure() noexcept { closure_.reset(); }
 
-  bool wait_for_inputs(ReadySink& sink) {
-    if constexpr (!any_future_argument<Args...>) {
-      (void)sink;
-      return false;
-    } else {
-      std::vector<StateBase*> inputs = future_inputs(*closure_);
-      if (inputs.empty()) return false;
-      dependencies_ = std::make_unique<DependencyBlock>(*this, sink, std::move(inputs));
-      dependencies_->arm();
-      return true;
-    }
-  }
+  bool wait_for_inputs(ReadySink& sink) { return inputs_.wait_for(*this, sink, *closure_); }
 
   std::string task_name() const override {
     if (!given_name_.empty()) return given_name_;
@@ -229,12 +218,12 @@ class ProcessTask final : public State<R>, public RemoteTask {
   }
 
   std::vector<std::uint64_t> input_ids() const override {
-    return dependencies_ ? dependencies_->input_ids() : std::vector<std::uint64_t>{};
+    return inputs_.input_ids();
   }
 
  private:
   std::optional<std::tuple<F, Args...>> closure_;
-  std::unique_ptr<DependencyBlock> dependencies_;
+  [[no_unique_address]] task_inputs_t<Args...> inputs_;
   const void* function_address_ = nullptr;  // the closure is gone once the reply is in
   std::string given_name_;
 };

@@ -276,24 +276,30 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     return identity.pool == this ? workers_[identity.index].get() : nullptr;
   }
 
-  /// Counts submits of tasks with inputs in progress, so that shutdown cannot slip between
-  /// such a submit's check and the moment the task is counted as waiting or queued (the
-  /// workers would exit and leave it behind). Plain submits need none (InjectionQueue).
-  class SubmitGuard {
+  /// Counts a task with inputs in waiting_tasks_ from before the check that the pool still
+  /// accepts tasks until it is queued, so that shutdown cannot slip in between and let the
+  /// workers exit (may_exit() waits for the count to drop to zero). A task that waits for
+  /// its inputs keeps the count until inputs_ready() queues it.
+  class WaitingCount {
    public:
-    explicit SubmitGuard(ThreadPoolExecutor& pool) : pool_(pool) {
-      pool_.submits_in_progress_.fetch_add(1, std::memory_order_seq_cst);
+    explicit WaitingCount(ThreadPoolExecutor& pool) : pool_(pool) {
+      pool_.waiting_tasks_.fetch_add(1, std::memory_order_seq_cst);
       if (pool_.lifecycle_.load(std::memory_order_seq_cst) != kAccepting) {
-        pool_.submits_in_progress_.fetch_sub(1, std::memory_order_seq_cst);
+        pool_.stop_counting_waiting();
         pool_.throw_not_accepting();
       }
     }
-    SubmitGuard(const SubmitGuard&) = delete;
-    SubmitGuard& operator=(const SubmitGuard&) = delete;
-    ~SubmitGuard() { pool_.submits_in_progress_.fetch_sub(1, std::memory_order_seq_cst); }
+    WaitingCount(const WaitingCount&) = delete;
+    WaitingCount& operator=(const WaitingCount&) = delete;
+    ~WaitingCount() {
+      if (held_) pool_.stop_counting_waiting();
+    }
+    /// The task now waits for its inputs: inputs_ready() drops the count.
+    void hand_over() noexcept { held_ = false; }
 
    private:
     ThreadPoolExecutor& pool_;
+    bool held_ = true;
   };
 
   // ---- submitting ----
@@ -312,19 +318,37 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     return task;
   }
 
-  /// Submits a task with futures among its arguments: it waits for them (counted in
-  /// waiting_tasks_, which keeps the workers alive) or, when they are done, is queued.
+  /// Submits a task with futures among its arguments: it waits for them or, when they are
+  /// done, is queued at once.
   template <class R, class TaskType, class F, class... Args>
   Future<R> submit_with_inputs(F&& fn, Args&&... args) {
-    SubmitGuard guard(*this);  // throws when not accepting tasks
+    WaitingCount counted(*this);  // throws when not accepting tasks
     TaskType* task = new_task<TaskType>(std::forward<F>(fn), std::forward<Args>(args)...);
     submitted_with_inputs_.fetch_add(1, std::memory_order_relaxed);
     Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
-    // inputs_ready() queues it once its input futures are done
-    if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) return future;
+    bool waits = false;
+    try {
+      waits = task->wait_for_inputs(*this);
+    } catch (...) {
+      task->release();  // the pool's reference; the future's goes with the exception
+      throw;
+    }
+    if (waits) {
+      counted.hand_over();  // inputs_ready() queues it once its input futures are done
+      return future;
+    }
     task->set_queued_before_sharing();  // no input hangs on it, and enqueue publishes it
     enqueue(task);
     return future;
+  }
+
+  /// A task counted in waiting_tasks_ is queued or has ended. A worker that sees the count
+  /// drop to zero also sees the task in its queue; sleepers are woken to check for exit.
+  void stop_counting_waiting() noexcept {
+    if (waiting_tasks_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        lifecycle_.load(std::memory_order_seq_cst) != kAccepting) {
+      wake_all();
+    }
   }
 
   void throw_unless_accepting() const {
@@ -561,11 +585,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     } else {
       enqueue(&task);
     }
-    // After the push: a worker that sees the count drop to zero also sees the task.
-    if (waiting_tasks_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-        lifecycle_.load(std::memory_order_seq_cst) != kAccepting) {
-      wake_all();
-    }
+    stop_counting_waiting();  // after the push
   }
 
   // ---- workers ----
@@ -573,7 +593,6 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   /// Only once the shared queue is closed: every task it accepted is then visible here.
   bool may_exit() const {
     return injection_.closed() &&
-           submits_in_progress_.load(std::memory_order_seq_cst) == 0 &&
            waiting_tasks_.load(std::memory_order_seq_cst) == 0 && !has_work();
   }
 
@@ -716,7 +735,6 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   std::latch workers_ready_;
 
   alignas(64) std::atomic<std::uint64_t> submitted_with_inputs_{0};
-  std::atomic<std::uint32_t> submits_in_progress_{0};
   alignas(64) std::atomic<std::uint32_t> waiting_tasks_{0};
   std::atomic<std::uint8_t> lifecycle_{kAccepting};
   std::atomic<bool> cancelling_{false};

@@ -67,18 +67,7 @@ class Task final : public State<R> {
 
   /// Hangs the task on its unfinished input futures; `sink` gets it once they are done.
   /// Returns false when there was nothing to wait for (the caller queues it at once).
-  bool wait_for_inputs(ReadySink& sink) {
-    if constexpr (!any_future_argument<Args...>) {
-      (void)sink;
-      return false;
-    } else {
-      std::vector<StateBase*> inputs = future_inputs(closure_);  // the callable has none
-      if (inputs.empty()) return false;
-      dependencies_ = std::make_unique<DependencyBlock>(*this, sink, std::move(inputs));
-      dependencies_->arm();
-      return true;
-    }
-  }
+  bool wait_for_inputs(ReadySink& sink) { return inputs_.wait_for(*this, sink, closure_); }
 
   std::uint8_t execute() noexcept override {
     std::uint8_t outcome = kFinished;
@@ -100,7 +89,7 @@ class Task final : public State<R> {
 
   void collect_pending_inputs(StateBase** out, std::size_t capacity,
                               std::size_t& count) noexcept override {
-    if (dependencies_) dependencies_->collect_pending_inputs(out, capacity, count);
+    inputs_.collect_pending_inputs(out, capacity, count);
   }
 
   std::string task_name() const override {
@@ -124,7 +113,7 @@ class Task final : public State<R> {
   }
 
   std::vector<std::uint64_t> input_ids() const override {
-    return dependencies_ ? dependencies_->input_ids() : std::vector<std::uint64_t>{};
+    return inputs_.input_ids();
   }
 
  private:
@@ -144,7 +133,7 @@ class Task final : public State<R> {
       function_address_{};
   // The closure (and a Named callable's name with it) is gone once the task ran.
   [[no_unique_address]] std::conditional_t<is_named_v<F>, std::string, NoName> given_name_{};
-  std::unique_ptr<DependencyBlock> dependencies_;
+  [[no_unique_address]] task_inputs_t<Args...> inputs_;
 };
 
 }  // namespace confut::detail
