@@ -735,13 +735,15 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
   /// Spins until a worker replied or a task was submitted (true), or the spin limit passed.
   bool spin_for_work() const {
-    return detail::spin_until(dispatcher_spin_.limit(), [this] {
+    const auto work_came = [this] {
       if (submissions_.load(std::memory_order_acquire)) return true;
       for (const Slot& slot : slots_) {
         if (slot.phase != Phase::idle && !slot.channel.replies.empty()) return true;
       }
       return false;
-    });
+    };
+    return detail::spin_until(work_came, Clock::now() + dispatcher_spin_.limit(),
+                              detail::SpinYield::every_32_looks);
   }
 
   /// Tells every worker that the dispatcher is about to sleep. False (and withdrawn) when a

@@ -11,6 +11,7 @@
 #include "../errors.hpp"
 #include "adaptive_spin.hpp"
 #include "shared_state.hpp"
+#include "spin_wait.hpp"
 #include "thread_context.hpp"
 
 namespace confut::detail {
@@ -105,16 +106,6 @@ inline AdaptiveSpin& waiter_spin() noexcept {
   return spin;
 }
 
-/// Spins until ready() or until `spin_end`; returns ready().
-template <class Ready>
-bool spin_briefly(Ready& ready, Clock::time_point spin_end) {
-  for (unsigned i = 1;; ++i) {
-    cpu_relax();
-    if (ready()) return true;
-    if (i % 16 == 0 && Clock::now() >= spin_end) return false;
-  }
-}
-
 /// The sleeping part of block_until (after any spin).
 template <class Ready>
 bool wait_asleep(Ready& ready, const Deadline& deadline, StateBase* awaited,
@@ -158,7 +149,7 @@ bool block_until(Ready&& ready, const Deadline& deadline, StateBase* awaited) {
 
   AdaptiveSpin& spin = waiter_spin();
   const auto start = Clock::now();
-  if (spin_briefly(ready, start + spin.limit())) {
+  if (spin_until(ready, start + spin.limit(), SpinYield::never)) {
     spin.record(std::chrono::nanoseconds(0));
     return true;
   }

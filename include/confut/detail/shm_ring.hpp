@@ -15,14 +15,13 @@
 #include <utility>
 #include <vector>
 
-#include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../errors.hpp"
-#include "cpu_relax.hpp"
 #include "futex.hpp"
+#include "spin_wait.hpp"
 
 namespace confut::detail {
 
@@ -30,23 +29,6 @@ namespace confut::detail {
 // that needs atomics that are lock-free (so address-free).
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
-
-/// Spin-waits until `ready()` or `spin` has passed; returns ready(). It yields the CPU every
-/// few looks: with more busy threads than cores (a process pool on a small machine), the
-/// thread being waited for may need this one's core; with a core to spare, a yield returns
-/// at once.
-template <class Ready>
-bool spin_until(std::chrono::nanoseconds spin, Ready&& ready) {
-  const auto start = std::chrono::steady_clock::now();
-  while (true) {
-    for (int i = 0; i < 32; ++i) {
-      if (ready()) return true;
-      cpu_relax();
-    }
-    if (std::chrono::steady_clock::now() - start >= spin) return ready();
-    ::sched_yield();
-  }
-}
 
 /// The shared part of a ring: positions and the sleep flag, each on its own cache line so
 /// that producer and consumer do not contend for one line. Zero-filled memory is a valid,
@@ -152,9 +134,10 @@ class ShmRing {
     return !empty();
   }
 
-  /// Spins (see spin_until) until a message is there or `spin` passed.
+  /// Spins until a message is there or `spin` passed.
   bool spin_until_ready(std::chrono::nanoseconds spin) const noexcept {
-    return spin_until(spin, [this] { return !empty(); });
+    return spin_until([this] { return !empty(); }, std::chrono::steady_clock::now() + spin,
+                      SpinYield::every_32_looks);
   }
 
  private:
