@@ -356,8 +356,8 @@ TEST_CASE("map with chunksize: 100,000 calls with the right checksum", "[process
 }
 
 TEST_CASE("futures flow between thread and process pools", "[process_pool][dependencies]") {
+  confut::ProcessPoolExecutor processes(2);  // first: see test_task_stream.cpp on TSan and fork
   confut::ThreadPoolExecutor threads(2);
-  confut::ProcessPoolExecutor processes(2);
   auto a = threads.submit([] { return 6; });
   auto b = processes.submit(square, a);  // thread future -> process task
   auto c = threads.submit([](int x) { return x + 1; }, b);  // process future -> thread task
