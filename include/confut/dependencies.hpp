@@ -316,19 +316,31 @@ struct NoTaskInputs {
 template <class... Args>
 using task_inputs_t = std::conditional_t<any_future_argument<Args...>, TaskInputs, NoTaskInputs>;
 
-/// For executors that count waiting tasks: waits like TaskInputs::wait_for, counting the
-/// task in `waiting` (so that shutdown waits for it) until the sink queues it. On an error
-/// (an empty input future) drops the executor's reference to the task and rethrows.
+/// The executors' side of futures as arguments: hangs a new task on its unfinished inputs
+/// (TaskInputs::wait_for); false when there is nothing to wait for and the caller queues the
+/// task at once. On an error (an empty input future) drops the executor's reference to the
+/// task and rethrows.
+template <class TaskType>
+bool wait_for_inputs_or_release(TaskType& task, ReadySink& sink) {
+  try {
+    return task.wait_for_inputs(sink);
+  } catch (...) {
+    task.release();
+    throw;
+  }
+}
+
+/// As wait_for_inputs_or_release, counting the task in `waiting` (so that shutdown waits for
+/// it) until the sink queues it.
 template <class TaskType>
 bool wait_for_inputs_counted(TaskType& task, ReadySink& sink,
                              std::atomic<std::uint32_t>& waiting) {
   waiting.fetch_add(1, std::memory_order_relaxed);
   bool waits = false;
   try {
-    waits = task.wait_for_inputs(sink);
+    waits = wait_for_inputs_or_release(task, sink);
   } catch (...) {
     waiting.fetch_sub(1, std::memory_order_relaxed);
-    task.release();
     throw;
   }
   if (!waits) waiting.fetch_sub(1, std::memory_order_relaxed);

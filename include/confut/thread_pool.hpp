@@ -326,14 +326,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     TaskType* task = new_task<TaskType>(std::forward<F>(fn), std::forward<Args>(args)...);
     submitted_with_inputs_.fetch_add(1, std::memory_order_relaxed);
     Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
-    bool waits = false;
-    try {
-      waits = task->wait_for_inputs(*this);
-    } catch (...) {
-      task->release();  // the pool's reference; the future's goes with the exception
-      throw;
-    }
-    if (waits) {
+    if (detail::wait_for_inputs_or_release(*task, *this)) {
       counted.hand_over();  // inputs_ready() queues it once its input futures are done
       return future;
     }
