@@ -243,7 +243,11 @@ TEST_CASE("process pool stats under load: running, queued, cancelled, busy time"
   const confut::ExecutorStats during = ex.stats();
   CHECK(during.submitted == 8);
   CHECK(during.running == 2);
-  CHECK(during.queued == 4);
+  // 4 naps wait, sent ahead to a worker or still in the pool's queue. The cancelled task
+  // counts as queued until the dispatcher reaches it, which depends on how many naps it
+  // had sent ahead (that depends on how the submits met the dispatcher).
+  CHECK(during.cancelled <= 1);
+  CHECK(during.queued + during.cancelled == 5);
   CHECK(during.finished == 1);
   for (auto& future : futures) CHECK(future.result() == 200);
   ex.shutdown();

@@ -36,7 +36,9 @@ struct ExecutorStats {
   std::uint64_t running = 0;       // started, not done
   std::uint64_t finished = 0;      // done with a value
   std::uint64_t failed = 0;        // done with an error (its own, or an input's)
-  std::uint64_t cancelled = 0;     // cancelled before they ran (or stopped, on processes)
+  // Cancelled before they ran (or stopped, on processes). A task cancelled while queued is
+  // counted here once its executor reaches it in the queue, and as queued until then.
+  std::uint64_t cancelled = 0;
   std::chrono::nanoseconds uptime{0};  // since the executor was created
   std::vector<WorkerStats> workers;
 
