@@ -249,8 +249,7 @@ TEST_CASE("a crashed worker fails only its own task and is replaced", "[process_
     }
     for (int i = 0; i < 40; ++i) REQUIRE(others[static_cast<std::size_t>(i)].result(30s) == i * i);
   }
-  for (int i = 0; i < 500 && ex.worker_pids().size() != 2; ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(ex.worker_pids().size() == 2);  // every dead worker was replaced
+  REQUIRE(wait_for_workers(ex, 2).size() == 2);  // every dead worker was replaced
 }
 
 TEST_CASE("a task past its timeout has its worker killed and fails with TimeoutError",
@@ -439,8 +438,7 @@ TEST_CASE("shutdown leaves no zombie and no worker behind", "[process_pool][shut
     for (int i = 0; i < 10; ++i) (void)ex.submit(square, i).result(30s);
     REQUIRE_THROWS_AS(ex.submit(kill_self, 0).result(30s), confut::WorkerDied);  // one replaced
     REQUIRE(ex.submit(square, 2).result(30s) == 4);
-    for (int i = 0; i < 500 && ex.worker_pids().size() != 2; ++i) std::this_thread::sleep_for(10ms);
-    pids = ex.worker_pids();
+    pids = wait_for_workers(ex, 2);
     REQUIRE(pids.size() == 2);
     ex.shutdown();
     REQUIRE_THROWS_AS(ex.submit(square, 1), confut::ExecutorShutdownError);
@@ -470,8 +468,7 @@ TEST_CASE("workers die with their parent", "[process_pool][orphans]") {
     ::close(report[0]);
     confut::ProcessPoolExecutor ex(2);
     (void)ex.submit(square, 1).result(30s);
-    for (int i = 0; i < 500 && ex.worker_pids().size() != 2; ++i) std::this_thread::sleep_for(10ms);
-    auto pids = ex.worker_pids();
+    auto pids = wait_for_workers(ex, 2);
     for (int pid : pids) (void)!::write(report[1], &pid, sizeof pid);
     ::close(report[1]);
     ::raise(SIGKILL);  // die without shutting down

@@ -235,8 +235,7 @@ TEST_CASE("process pool stats count outcomes, crashes included, per worker") {
 TEST_CASE("process pool stats under load: running, queued, cancelled, busy time") {
   confut::ProcessPoolExecutor ex(2);
   ex.submit(stats_test::square, 1).result();
-  for (int i = 0; i < 500 && ex.worker_pids().size() != 2; ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(ex.worker_pids().size() == 2);  // both workers up before the naps are timed
+  REQUIRE(confut_test::wait_for_workers(ex, 2).size() == 2);  // both up before the naps are timed
   std::vector<confut::Future<int>> futures;
   for (int i = 0; i < 6; ++i) futures.push_back(ex.submit(stats_test::nap, 200));
   auto last = ex.submit(stats_test::nap, 1);

@@ -1,8 +1,11 @@
 #pragma once
-// Small tools shared by the tests: a gate that holds tasks until a test opens it.
+// Small tools shared by the tests: a gate that holds tasks until a test opens it, and a wait
+// for a process pool's workers.
 
 #include <chrono>
+#include <cstddef>
 #include <future>
+#include <thread>
 
 namespace confut_test {
 
@@ -37,5 +40,15 @@ inline int dbl(int x) { return 2 * x; }
 inline int add(int a, int b) { return a + b; }
 
 using namespace std::chrono_literals;
+
+/// Waits up to 5 s for a process pool to have `count` workers (they start, and dead ones are
+/// replaced, in the background); returns the pids it has then.
+template <class ProcessPool>
+auto wait_for_workers(const ProcessPool& pool, std::size_t count) {
+  for (int i = 0; i < 500 && pool.worker_pids().size() != count; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  return pool.worker_pids();
+}
 
 }  // namespace confut_test
