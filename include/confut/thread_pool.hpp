@@ -426,7 +426,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   }
 
   bool has_work() const noexcept override {
-    if (injection_.approximate_size() != 0) return true;
+    if (!injection_.empty()) return true;
     for (const auto& worker : workers_) {
       if (!worker->deque.empty()) return true;
     }
@@ -439,8 +439,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   detail::StateBase* find_task(Worker& self) {
     if (detail::StateBase* task = self.deque.pop()) return task;
     detail::StateBase* batch[kBatch];
-    const std::size_t share = injection_.approximate_size() / worker_count_ + 1;
-    if (std::size_t taken = injection_.pop_batch(batch, std::min(kBatch, share))) {
+    if (std::size_t taken = injection_.pop_batch(batch, kBatch, worker_count_)) {
       for (std::size_t i = taken - 1; i > 0; --i) self.deque.push(batch[i]);
       if (has_work()) notify_work();
       return batch[0];
@@ -724,7 +723,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   ThreadPoolOptions options_;
   const std::size_t worker_count_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  detail::InjectionQueue<detail::StateBase*> injection_;
+  detail::InjectionQueue injection_;
   std::latch workers_ready_;
 
   alignas(64) std::atomic<std::uint64_t> submitted_with_inputs_{0};

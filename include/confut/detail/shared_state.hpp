@@ -172,6 +172,8 @@ struct StateBase {
   std::uint64_t id_ = 0;
   /// When it was submitted (steady clock, ns); set only while its executor records.
   std::int64_t submitted_ns = 0;
+  /// The next older task in a pool's shared queue (detail::InjectionQueue), while queued.
+  StateBase* queue_next = nullptr;
 
  private:
   void run_continuations() noexcept {
