@@ -55,6 +55,14 @@ int kill_self(int) {
   return 0;
 }
 int exit_three(int) { std::_Exit(3); }
+int sleep_then_pid(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return static_cast<int>(::getpid());
+}
+int sleep_us_then_double(int us) {
+  std::this_thread::sleep_for(std::chrono::microseconds(us));
+  return 2 * us;
+}
 int sleep_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
@@ -458,6 +466,46 @@ TEST_CASE("shutdown with cancel_futures cancels what has not started", "[process
   int cancelled = 0;
   for (auto& f : queued) cancelled += f.cancelled() ? 1 : 0;
   REQUIRE(cancelled >= 50 - 32);  // up to 32 may have been sent ahead to the worker
+}
+
+TEST_CASE("tasks sent ahead to a busy worker move to the worker that runs out of work",
+          "[process_pool][scheduling]") {
+  confut::ProcessPoolExecutor ex(2);
+  REQUIRE(wait_for_workers(ex, 2).size() == 2);
+  // Tasks move only once the pool has seen that its tasks take a while.
+  REQUIRE(ex.submit(sleep_ms, 20).result(30s) == 20);
+  REQUIRE(ex.submit(sleep_ms, 20).result(30s) == 20);
+  auto long_task = ex.submit(sleep_then_pid, 1500);
+  std::vector<confut::Future<int>> short_tasks;
+  for (int i = 0; i < 20; ++i) short_tasks.push_back(ex.submit(sleep_then_pid, 25));
+  const int long_pid = long_task.result(30s);
+  // Some short tasks went ahead to the long task's worker (the two were equally loaded);
+  // the other worker took them back as it ran dry, and ran all 20 (0.5 s) meanwhile.
+  int unfinished = 0;
+  for (const auto& task : short_tasks) unfinished += task.done() ? 0 : 1;
+  CHECK(unfinished == 0);
+  for (const auto& task : short_tasks) CHECK(task.result(30s) != long_pid);
+}
+
+TEST_CASE("tasks moved between workers run exactly once: 400 tasks of 0-2 ms on 3 workers",
+          "[process_pool][scheduling][stress]") {
+  confut::ProcessPoolExecutor ex(3);
+  std::vector<confut::Future<int>> futures;
+  std::uint64_t state = 42;
+  for (int i = 0; i < 400; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    futures.push_back(ex.submit(sleep_us_then_double, static_cast<int>(state >> 33) % 2000));
+  }
+  state = 42;
+  for (int i = 0; i < 400; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    REQUIRE(futures[static_cast<std::size_t>(i)].result(60s) ==
+            2 * (static_cast<int>(state >> 33) % 2000));
+  }
+  const confut::ExecutorStats stats = ex.stats();
+  CHECK(stats.finished == 400);
+  CHECK(stats.running == 0);
+  CHECK(stats.queued == 0);
 }
 
 TEST_CASE("workers die with their parent", "[process_pool][orphans]") {

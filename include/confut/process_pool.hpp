@@ -525,6 +525,10 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   /// At most this many tasks are sent ahead to one worker: enough to hide the round trip.
   /// (The shared-memory rings are sized for this; see detail::kInlineLimit.)
   static constexpr std::size_t kMaxWindow = 32;
+  static_assert(2 * kMaxWindow < detail::kClaimSlots);
+  /// Tasks sent ahead move to a worker that runs out of work only while tasks take at least
+  /// this long on average: for shorter ones the move costs more than it saves.
+  static constexpr std::int64_t kRebalanceMinTaskNs = 50'000;
   /// While replies are due, the dispatcher spins at most this long before it sleeps in
   /// epoll (less while replies keep coming later than that: see detail::AdaptiveSpin).
   static constexpr auto kDispatcherSpin = std::chrono::microseconds(20);
@@ -538,6 +542,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     Outgoing task;
     std::uint64_t sequence = 0;  // with detail::kTimedRequest when recording
     std::int64_t encode_ns = 0;  // encoding the request, when recording
+    std::uint64_t request = 0;   // its number in the worker's channel (detail::ClaimState)
   };
 
   /// A worker slot's counters for stats(): written by the dispatcher, read by anyone.
@@ -572,6 +577,10 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     detail::FrameReader reader;  // messages too large for the rings
     detail::FrameWriter writer;
     std::deque<InFlight> in_flight;
+    std::uint64_t requests_pushed = 0;  // numbers the requests as the worker does
+    /// Requests taken back that the worker may not have popped yet (each still holds its
+    /// claim slot); forgotten once the worker replies to a later one.
+    std::vector<std::uint64_t> revoked;
     std::uint64_t sent = 0;
     Clock::time_point head_started{};
     KillReason kill_reason = KillReason::none;
@@ -672,6 +681,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     while (true) {
       take_submitted(pending);
       assign(pending);
+      while (rebalance(pending)) assign(pending);
       if (finished(pending)) break;
 
       // Replies due: a short spin catches them without a wake-up through the kernel. A busy
@@ -808,8 +818,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       }
       Slot* best = nullptr;
       for (Slot& slot : slots_) {
-        if (slot.phase != Phase::ready || slot.in_flight.size() >= window) continue;
-        if (options_.max_tasks_per_child != 0 && slot.sent >= options_.max_tasks_per_child) continue;
+        if (!can_take(slot, window)) continue;
         if (best == nullptr || slot.in_flight.size() < best->in_flight.size()) best = &slot;
       }
       if (best == nullptr) break;
@@ -833,12 +842,56 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       const std::uint64_t sequence = ++next_sequence_ | (timed ? detail::kTimedRequest : 0);
       std::memcpy(scratch_.buffer().data() + sizeof(std::uint64_t), &sequence, sizeof sequence);
       if (best->in_flight.empty()) best->head_started = Clock::now();
-      best->in_flight.push_back(InFlight{task, sequence, encode_ns});
+      const std::uint64_t request = best->requests_pushed++;
+      best->channel.header->mark_sent(request);
+      best->in_flight.push_back(InFlight{task, sequence, encode_ns, request});
       note_in_flight(*best);
       ++best->sent;
       send_request(*best, scratch_.buffer());
     }
     flush_assigned();
+  }
+
+  bool can_take(const Slot& slot, std::size_t window) const {
+    if (slot.phase != Phase::ready || slot.in_flight.size() >= window) return false;
+    if (slot.in_flight.size() + slot.revoked.size() + 1 >= detail::kClaimSlots) return false;
+    return options_.max_tasks_per_child == 0 || slot.sent < options_.max_tasks_per_child;
+  }
+
+  /// When one worker has nothing queued behind its current task (or no task) while another
+  /// has at least two more tasks than it, takes back the newest task sent to the busier
+  /// one, if that worker has not started it yet, and puts it first in `pending` for the
+  /// next assign(). Tasks sent ahead are thus no longer bound to their worker: a worker that
+  /// started late (the kernel may take milliseconds to give a woken process a core) or ran
+  /// slower does not finish its share long after the others (W4: 1-5 ms in a 52 ms run).
+  /// Returns whether it moved one.
+  bool rebalance(std::deque<Outgoing>& pending) {
+    if (!pending.empty() || recent_task_ns_ < kRebalanceMinTaskNs) return false;
+    Slot* idlest = nullptr;
+    Slot* busiest = nullptr;
+    for (Slot& slot : slots_) {
+      if (slot.phase != Phase::ready) continue;
+      if (can_take(slot, 2) && (idlest == nullptr || slot.in_flight.size() < idlest->in_flight.size())) {
+        idlest = &slot;
+      }
+      if (busiest == nullptr || slot.in_flight.size() > busiest->in_flight.size()) busiest = &slot;
+    }
+    if (idlest == nullptr || busiest == nullptr ||
+        busiest->in_flight.size() < idlest->in_flight.size() + 2) {
+      return false;
+    }
+    const InFlight newest = busiest->in_flight.back();
+    if (busiest->kill_reason != KillReason::none ||
+        !busiest->channel.header->try_revoke(newest.request)) {
+      return false;  // it has started it, and so every task before it
+    }
+    busiest->in_flight.pop_back();
+    note_in_flight(*busiest);
+    busiest->revoked.push_back(newest.request);
+    --busiest->sent;
+    newest.task.state->try_transition(detail::kRunning, detail::kQueued);
+    pending.push_front(newest.task);
+    return true;
   }
 
   /// Puts a request frame (u64 size header first) in the worker's ring, or, when too large
@@ -960,8 +1013,11 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       InFlight done = slot.in_flight.front();
       slot.in_flight.pop_front();
       note_in_flight(slot);
+      // The worker popped every request before this one: their claim slots are free.
+      std::erase_if(slot.revoked, [&](std::uint64_t request) { return request < done.request; });
       const auto now = Clock::now();
       note_busy(index, now - slot.head_started);
+      note_task_time(now - slot.head_started);
       slot.head_started = now;
       TaskTimes times;
       constexpr std::size_t kHeader = sizeof(std::uint64_t) + sizeof(std::uint8_t);
@@ -1025,6 +1081,13 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   void note_in_flight(const Slot& slot) {
     worker_counters_[static_cast<std::size_t>(&slot - slots_.data())].in_flight.store(
         slot.in_flight.size(), std::memory_order_relaxed);
+  }
+
+  /// Folds a finished task's time in a worker (from its send or the previous reply) into
+  /// recent_task_ns_, an average over roughly the last eight tasks.
+  void note_task_time(Clock::duration took) {
+    const std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(took).count();
+    recent_task_ns_ += (ns - recent_task_ns_) / 8;
   }
 
   void note_busy(std::size_t worker, Clock::duration busy) {
@@ -1317,6 +1380,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   std::thread dispatcher_;
   std::uint64_t next_sequence_ = 0;
   std::uint64_t busy_rounds_ = 0;
+  std::int64_t recent_task_ns_ = 0;  // how long tasks take in a worker, lately (dispatcher)
   detail::AdaptiveSpin dispatcher_spin_{kDispatcherSpin};
   WireWriter scratch_;                // the request being encoded
   std::vector<std::byte> incoming_;  // the reply being decoded

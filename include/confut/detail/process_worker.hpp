@@ -90,11 +90,43 @@ inline void flush_stdio() {
 /// of replies (worker -> pool). A message larger than kInlineLimit goes over the worker's
 /// socket instead; an empty message in the ring stands in its place, which keeps the order.
 /// The socket stays the death signal: its end of stream, and the fork server's report.
+/// Claims on the requests sent ahead: who gets to decide what becomes of request number k
+/// (counted per channel, in ring order, on both sides), the worker by starting it or the
+/// pool by taking it back for another worker. One word per request, slot k % kClaimSlots,
+/// holding k and the request's state; the pool keeps fewer than kClaimSlots requests
+/// outstanding, so a slot is never reused while its request may still be popped.
+inline constexpr std::size_t kClaimSlots = 128;
+enum class ClaimState : std::uint64_t { sent = 1, started = 2, revoked = 3 };
+inline constexpr std::uint64_t claim_word(std::uint64_t request, ClaimState state) noexcept {
+  return request << 2 | static_cast<std::uint64_t>(state);
+}
+
 struct ChannelHeader {
   RingControl requests;
   RingControl replies;
   /// Set by the pool when it shuts down: a worker with nothing to do exits.
   alignas(64) std::atomic<std::uint32_t> closing{0};
+  alignas(64) std::atomic<std::uint64_t> claims[kClaimSlots] = {};
+
+  std::atomic<std::uint64_t>& claim(std::uint64_t request) noexcept {
+    return claims[request % kClaimSlots];
+  }
+  /// The pool's side, before it pushes request number `request`.
+  void mark_sent(std::uint64_t request) noexcept {
+    claim(request).store(claim_word(request, ClaimState::sent), std::memory_order_relaxed);
+  }
+  /// The worker's side, before it runs the request: false when the pool took it back.
+  bool try_start(std::uint64_t request) noexcept {
+    std::uint64_t expected = claim_word(request, ClaimState::sent);
+    return claim(request).compare_exchange_strong(
+        expected, claim_word(request, ClaimState::started), std::memory_order_acq_rel);
+  }
+  /// The pool's side: false when the worker has started the request already.
+  bool try_revoke(std::uint64_t request) noexcept {
+    std::uint64_t expected = claim_word(request, ClaimState::sent);
+    return claim(request).compare_exchange_strong(
+        expected, claim_word(request, ClaimState::revoked), std::memory_order_acq_rel);
+  }
 };
 
 inline constexpr std::size_t kRingCapacity = std::size_t{1} << 20;
@@ -228,6 +260,7 @@ inline bool pool_closed(int socket) {
   FrameReader reader;  // messages too large for the ring
   std::vector<std::byte> message;
   std::uint64_t tasks_done = 0;
+  std::uint64_t requests_popped = 0;  // numbers requests as the pool does (see ClaimState)
   while (true) {
     if (!channel.requests.pop(message)) {
       flush_stdio();  // nothing queued: let output out before waiting
@@ -250,6 +283,8 @@ inline bool pool_closed(int socket) {
         }
       }
     }
+    // Taken back by the pool (for a worker that ran out of work): skip it, no reply.
+    if (!channel.header->try_start(requests_popped++)) continue;
     WireReader in(data, size);
     const auto sequence = in.read<std::uint64_t>();
     CodeLocation invoker_location;
