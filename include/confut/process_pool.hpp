@@ -871,9 +871,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     Slot* busiest = nullptr;
     for (Slot& slot : slots_) {
       if (slot.phase != Phase::ready) continue;
-      if (can_take(slot, 2) && (idlest == nullptr || slot.in_flight.size() < idlest->in_flight.size())) {
-        idlest = &slot;
-      }
+      const bool less_loaded =
+          idlest == nullptr || slot.in_flight.size() < idlest->in_flight.size();
+      if (less_loaded && can_take(slot, 2)) idlest = &slot;
       if (busiest == nullptr || slot.in_flight.size() > busiest->in_flight.size()) busiest = &slot;
     }
     if (idlest == nullptr || busiest == nullptr ||

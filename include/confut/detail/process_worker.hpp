@@ -131,7 +131,8 @@ struct ChannelHeader {
 
 inline constexpr std::size_t kRingCapacity = std::size_t{1} << 20;
 /// At most 32 tasks are in flight per worker (the pool's send-ahead window), so messages up
-/// to this size never fill a ring; larger ones are rare and costly anyway.
+/// to this size fill a ring only when some that were taken back wait in it as well (the pool
+/// keeps a backlog for that); larger ones are rare and costly anyway.
 inline constexpr std::size_t kInlineLimit = kRingCapacity / 64;
 inline constexpr std::size_t kChannelDataOffset = 4096;
 static_assert(sizeof(ChannelHeader) <= kChannelDataOffset);
