@@ -1,4 +1,4 @@
-// SpinThenBlockMutex: the lock of the thread pool's shared queue. It must exclude under heavy
+// SpinThenBlockMutex: the workers' lock on the thread pool's shared queue. It must exclude under heavy
 // contention (more threads than cores, so holders get preempted and waiters go to sleep),
 // and a waiter that went to sleep must be woken by unlock().
 
