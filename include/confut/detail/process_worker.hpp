@@ -86,10 +86,6 @@ inline void flush_stdio() {
   std::fflush(nullptr);
 }
 
-/// The memory a worker shares with its pool: a ring of requests (pool -> worker) and a ring
-/// of replies (worker -> pool). A message larger than kInlineLimit goes over the worker's
-/// socket instead; an empty message in the ring stands in its place, which keeps the order.
-/// The socket stays the death signal: its end of stream, and the fork server's report.
 /// Claims on the requests sent ahead: who gets to decide what becomes of request number k
 /// (counted per channel, in ring order, on both sides), the worker by starting it or the
 /// pool by taking it back for another worker. One word per request, slot k % kClaimSlots,
@@ -101,6 +97,10 @@ inline constexpr std::uint64_t claim_word(std::uint64_t request, ClaimState stat
   return request << 2 | static_cast<std::uint64_t>(state);
 }
 
+/// The memory a worker shares with its pool: a ring of requests (pool -> worker) and a ring
+/// of replies (worker -> pool). A message larger than kInlineLimit goes over the worker's
+/// socket instead; an empty message in the ring stands in its place, which keeps the order.
+/// The socket stays the death signal: its end of stream, and the fork server's report.
 struct ChannelHeader {
   RingControl requests;
   RingControl replies;
@@ -108,24 +108,28 @@ struct ChannelHeader {
   alignas(64) std::atomic<std::uint32_t> closing{0};
   alignas(64) std::atomic<std::uint64_t> claims[kClaimSlots] = {};
 
-  std::atomic<std::uint64_t>& claim(std::uint64_t request) noexcept {
-    return claims[request % kClaimSlots];
-  }
   /// The pool's side, before it pushes request number `request`.
   void mark_sent(std::uint64_t request) noexcept {
     claim(request).store(claim_word(request, ClaimState::sent), std::memory_order_relaxed);
   }
   /// The worker's side, before it runs the request: false when the pool took it back.
   bool try_start(std::uint64_t request) noexcept {
-    std::uint64_t expected = claim_word(request, ClaimState::sent);
-    return claim(request).compare_exchange_strong(
-        expected, claim_word(request, ClaimState::started), std::memory_order_acq_rel);
+    return settle(request, ClaimState::started);
   }
   /// The pool's side: false when the worker has started the request already.
   bool try_revoke(std::uint64_t request) noexcept {
+    return settle(request, ClaimState::revoked);
+  }
+
+ private:
+  std::atomic<std::uint64_t>& claim(std::uint64_t request) noexcept {
+    return claims[request % kClaimSlots];
+  }
+  /// Moves a request from sent to `outcome`; only the first of the two sides succeeds.
+  bool settle(std::uint64_t request, ClaimState outcome) noexcept {
     std::uint64_t expected = claim_word(request, ClaimState::sent);
-    return claim(request).compare_exchange_strong(
-        expected, claim_word(request, ClaimState::revoked), std::memory_order_acq_rel);
+    return claim(request).compare_exchange_strong(expected, claim_word(request, outcome),
+                                                  std::memory_order_acq_rel);
   }
 };
 
