@@ -82,12 +82,7 @@ class InjectionQueue {
     refill_locked();
     const std::size_t taken = std::min({max, size_ / std::max<std::size_t>(share_among, 1) + 1,
                                         size_});
-    for (std::size_t i = 0; i < taken; ++i) {
-      out[i] = ring_[head_index_];
-      head_index_ = (head_index_ + 1) & (ring_.size() - 1);
-    }
-    size_ -= taken;
-    ring_size_hint_.store(size_, std::memory_order_release);
+    take_oldest_locked(taken, [&out](StateBase* task) { *out++ = task; });
     return taken;
   }
 
@@ -97,11 +92,7 @@ class InjectionQueue {
     std::lock_guard lock(mutex_);
     refill_locked();
     tasks.reserve(size_);
-    for (; size_ > 0; --size_) {
-      tasks.push_back(ring_[head_index_]);
-      head_index_ = (head_index_ + 1) & (ring_.size() - 1);
-    }
-    ring_size_hint_.store(0, std::memory_order_release);
+    take_oldest_locked(size_, [&tasks](StateBase* task) { tasks.push_back(task); });
     return tasks;
   }
 
@@ -113,6 +104,17 @@ class InjectionQueue {
   }
   static std::uintptr_t to_word(StateBase* task) noexcept {
     return reinterpret_cast<std::uintptr_t>(task);
+  }
+
+  /// Removes the `count` oldest tasks from the ring, handing each to `take`.
+  template <class Take>
+  void take_oldest_locked(std::size_t count, Take&& take) {
+    for (std::size_t i = 0; i < count; ++i) {
+      take(ring_[head_index_]);
+      head_index_ = (head_index_ + 1) & (ring_.size() - 1);
+    }
+    size_ -= count;
+    ring_size_hint_.store(size_, std::memory_order_release);
   }
 
   /// Moves everything on the stack to the ring, oldest first (the stack is newest first).
