@@ -120,10 +120,14 @@ class [[nodiscard]] Future {
   }
 
   bool done() const noexcept { return valid() && state_->done(); }
-  bool running() const noexcept { return valid() && state_->code() == detail::kRunning; }
+  bool running() const noexcept { return valid() && state_->running(); }
   bool cancelled() const noexcept { return valid() && state_->code() == detail::kCancelled; }
   FutureStatus status() const {
-    return detail::status_of(checked_state().code());
+    const detail::StateBase& state = checked_state();
+    const FutureStatus status = detail::status_of(state.code());
+    // A task sent ahead to a worker process is pending until the worker starts it.
+    if (status == FutureStatus::running && !state.started_running()) return FutureStatus::pending;
+    return status;
   }
 
   /// Cancels the task if it has not started. True when the future is (now) cancelled.

@@ -78,8 +78,55 @@ class RemoteTask {
   /// kFailed; the pool publishes it once it has counted it.
   virtual std::uint8_t store_reply(WireReader& in) noexcept = 0;
 
+  // ---- its claim word (ChannelHeader) while it waits in a worker's queue ----
+  /// The dispatcher, as it sends the task to a worker as that channel's request `request`.
+  void set_claim(ChannelHeader* header, std::uint64_t request) noexcept {
+    ClaimLock lock(claim_lock_);
+    claim_header_ = header;
+    claim_request_ = request;
+  }
+  /// The dispatcher, once the task has left the worker's queue (replied to, moved, its worker
+  /// gone), before it changes the task's state or lets the worker's memory go.
+  void clear_claim() noexcept {
+    ClaimLock lock(claim_lock_);
+    claim_header_ = nullptr;
+  }
+
  protected:
   ~RemoteTask() = default;
+
+  /// StateBase::withdraw_unstarted() of the task that this is: any thread.
+  bool withdraw(StateBase& state) noexcept {
+    ClaimLock lock(claim_lock_);
+    if (claim_header_ == nullptr || !claim_header_->try_cancel(claim_request_)) return false;
+    // Still kRunning: the dispatcher changes a sent task's state only after clear_claim().
+    return state.try_transition(kRunning, kCancelled);
+  }
+  /// StateBase::started_running(): false while the task waits in a worker's queue (not
+  /// while the dispatcher encodes it, a few microseconds: it counts as running then).
+  bool started() const noexcept {
+    ClaimLock lock(claim_lock_);
+    return claim_header_ == nullptr || !claim_header_->unstarted(claim_request_);
+  }
+
+ private:
+  /// Held for a few instructions by each side, never across a call that could wait.
+  class ClaimLock {
+   public:
+    explicit ClaimLock(std::atomic<bool>& flag) noexcept : flag_(flag) {
+      while (flag_.exchange(true, std::memory_order_acquire)) cpu_relax();
+    }
+    ~ClaimLock() { flag_.store(false, std::memory_order_release); }
+    ClaimLock(const ClaimLock&) = delete;
+    ClaimLock& operator=(const ClaimLock&) = delete;
+
+   private:
+    std::atomic<bool>& flag_;
+  };
+
+  mutable std::atomic<bool> claim_lock_{false};
+  ChannelHeader* claim_header_ = nullptr;
+  std::uint64_t claim_request_ = 0;
 };
 
 /// The callable of a process task: a function pointer (sent by its location in the binary)
@@ -205,6 +252,9 @@ class ProcessTask final : public State<R>, public RemoteTask {
 
   void release_closure() noexcept { closure_.reset(); }
 
+  bool withdraw_unstarted() noexcept override { return withdraw(*this); }
+  bool started_running() const noexcept override { return started(); }
+
   bool wait_for_inputs(ReadySink& sink) { return inputs_.wait_for(*this, sink, *closure_); }
 
   std::string task_name() const override {
@@ -311,6 +361,9 @@ class ProcessChunkTask final : public State<std::vector<std::variant<V, std::exc
   }
 
   const void* name_key() const noexcept override { return &type_tag<ProcessChunkTask>; }
+
+  bool withdraw_unstarted() noexcept override { return withdraw(*this); }
+  bool started_running() const noexcept override { return started(); }
 
  private:
   F fn_;
@@ -792,8 +845,15 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   void assign(std::deque<Outgoing>& pending) {
     const bool cancelling = cancelling_.load(std::memory_order_acquire);
     const bool broken = broken_.load(std::memory_order_acquire);
-    // Send far ahead only under a long backlog: a task sent to a worker can no longer move
-    // to an idle one, nor be cancelled.
+    if (cancelling && !sent_ahead_cancelled_) {
+      // shutdown(cancel_futures): tasks waiting in the workers' queues are taken back too.
+      sent_ahead_cancelled_ = true;
+      for (Slot& slot : slots_) {
+        for (InFlight& entry : slot.in_flight) (void)entry.task.state->cancel();
+      }
+    }
+    // Send far ahead only under a long backlog: a task sent to a worker moves to an idle one,
+    // or is cancelled, only while the worker has not started it (see ClaimState).
     const std::size_t window =
         std::clamp<std::size_t>(pending.size() / slots_.size() + 1, 2, kMaxWindow);
     while (!pending.empty()) {
@@ -844,6 +904,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       if (best->in_flight.empty()) best->head_started = Clock::now();
       const std::uint64_t request = best->requests_pushed++;
       best->channel.header->mark_sent(request);
+      task.remote->set_claim(best->channel.header, request);
       best->in_flight.push_back(InFlight{task, sequence, encode_ns, request});
       note_in_flight(*best);
       ++best->sent;
@@ -889,6 +950,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     note_in_flight(*busiest);
     busiest->revoked.push_back(newest.request);
     --busiest->sent;
+    newest.task.remote->clear_claim();
     newest.task.state->try_transition(detail::kRunning, detail::kQueued);
     pending.push_front(newest.task);
     return true;
@@ -1013,9 +1075,19 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       InFlight done = slot.in_flight.front();
       slot.in_flight.pop_front();
       note_in_flight(slot);
+      done.task.remote->clear_claim();
       // The worker popped every request before this one: their claim slots are free.
       std::erase_if(slot.revoked, [&](std::uint64_t request) { return request < done.request; });
       const auto now = Clock::now();
+      if (kind == detail::WorkerReply::cancelled) {
+        // Cancelled before it started (Future::cancel() completed its future); the worker
+        // skipped it. (Still kRunning would be a bug; publishing then avoids a hang.)
+        slot.head_started = now;
+        const bool still_running = done.task.state->code() == detail::kRunning;
+        retire(*done.task.state, -1, nullptr, {},
+               still_running ? detail::kCancelled : detail::kWaiting);
+        return;
+      }
       note_busy(index, now - slot.head_started);
       note_task_time(now - slot.head_started);
       slot.head_started = now;
@@ -1039,8 +1111,13 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
         InFlight done = slot.in_flight.front();
         slot.in_flight.pop_front();
         note_in_flight(slot);
-        done.task.state->set_error(std::current_exception());
-        retire(*done.task.state, static_cast<int>(index), nullptr, {}, detail::kFailed);
+        done.task.remote->clear_claim();
+        if (done.task.state->code() == detail::kRunning) {
+          done.task.state->set_error(std::current_exception());
+          retire(*done.task.state, static_cast<int>(index), nullptr, {}, detail::kFailed);
+        } else {
+          retire(*done.task.state, -1);  // cancelled meanwhile
+        }
       }
     }
   }
@@ -1208,6 +1285,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     const int status = slot.exit_status;
     const pid_t pid = slot.pid;
     slot.phase = Phase::idle;
+    for (InFlight& entry : slot.in_flight) entry.task.remote->clear_claim();  // memory goes
     if (!slot.in_flight.empty()) {
       InFlight head = slot.in_flight.front();
       slot.in_flight.pop_front();
@@ -1287,12 +1365,13 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       for (Slot& slot : slots_) {
         for (std::size_t i = 0; i < slot.in_flight.size(); ++i) {
           if (slot.in_flight[i].task.state != target) continue;
-          if (i == 0) {
-            slot.kill_reason = KillReason::terminate;
-            if (slot.pid > 0) ::kill(slot.pid, SIGKILL);
-          } else if (target->code() == detail::kRunning) {
-            target->publish(detail::kCancelled);  // not started: its reply will be ignored
-          }
+          // Not started: cancel() takes it back. Started: the worker runs it now (those
+          // before it have finished), so the worker is killed; it fails as cancelled.
+          if (target->cancel()) break;
+          if (target->code() != detail::kRunning) break;  // finished meanwhile
+          slot.kill_reason = KillReason::terminate;
+          if (slot.pid > 0) ::kill(slot.pid, SIGKILL);
+          break;
         }
       }
       target->release();
@@ -1380,6 +1459,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   std::thread dispatcher_;
   std::uint64_t next_sequence_ = 0;
   std::uint64_t busy_rounds_ = 0;
+  bool sent_ahead_cancelled_ = false;  // by shutdown(cancel_futures)
   std::int64_t recent_task_ns_ = 0;  // how long tasks take in a worker, lately (dispatcher)
   detail::AdaptiveSpin dispatcher_spin_{kDispatcherSpin};
   WireWriter scratch_;                // the request being encoded

@@ -67,8 +67,14 @@ inline void note_call_returned() noexcept {
   if (stamps.wanted) stamps.returned = steady_now_ns();
 }
 
-/// Frame kinds sent by a worker.
-enum class WorkerReply : std::uint8_t { value = 0, error = 1, ready = 2, init_failed = 3 };
+/// Frame kinds sent by a worker. `cancelled`: a request cancelled before it started, skipped.
+enum class WorkerReply : std::uint8_t {
+  value = 0,
+  error = 1,
+  ready = 2,
+  init_failed = 3,
+  cancelled = 4
+};
 
 /// Appends one frame to `outbox`: header room, then what `fill` writes; patches the size.
 template <class Fill>
@@ -88,13 +94,15 @@ inline void flush_stdio() {
 
 /// Claims on the requests sent ahead: who gets to decide what becomes of request number k
 /// (counted per channel, in ring order, on both sides), the worker by starting it or the
-/// pool by taking it back for another worker. One word per request, slot k % kClaimSlots,
-/// holding k and the request's state; the pool keeps fewer than kClaimSlots requests
-/// outstanding, so a slot is never reused while its request may still be popped.
+/// parent by taking it back: for another worker (revoked: the worker skips it silently) or
+/// because its future was cancelled (the worker skips it and replies `cancelled`). One word
+/// per request, slot k % kClaimSlots, holding k and the request's state; the pool keeps
+/// fewer than kClaimSlots requests outstanding, so a slot is never reused while its request
+/// may still be popped.
 inline constexpr std::size_t kClaimSlots = 128;
-enum class ClaimState : std::uint64_t { sent = 1, started = 2, revoked = 3 };
+enum class ClaimState : std::uint64_t { sent = 1, started = 2, revoked = 3, cancelled = 4 };
 inline constexpr std::uint64_t claim_word(std::uint64_t request, ClaimState state) noexcept {
-  return request << 2 | static_cast<std::uint64_t>(state);
+  return request << 3 | static_cast<std::uint64_t>(state);
 }
 
 /// The memory a worker shares with its pool: a ring of requests (pool -> worker) and a ring
@@ -119,6 +127,20 @@ struct ChannelHeader {
   /// The pool's side: false when the worker has started the request already.
   bool try_revoke(std::uint64_t request) noexcept {
     return settle(request, ClaimState::revoked);
+  }
+  /// Any thread of the parent (Future::cancel()): false when the worker started it.
+  bool try_cancel(std::uint64_t request) noexcept {
+    return settle(request, ClaimState::cancelled);
+  }
+  /// Whether request `request` is still waiting in the worker's queue.
+  bool unstarted(std::uint64_t request) noexcept {
+    return claim(request).load(std::memory_order_acquire) ==
+           claim_word(request, ClaimState::sent);
+  }
+  /// After a failed try_start(): whether the request was cancelled (else moved elsewhere).
+  bool cancelled(std::uint64_t request) noexcept {
+    return claim(request).load(std::memory_order_acquire) ==
+           claim_word(request, ClaimState::cancelled);
   }
 
  private:
@@ -288,10 +310,21 @@ inline bool pool_closed(int socket) {
         }
       }
     }
-    // Taken back by the pool (for a worker that ran out of work): skip it, no reply.
-    if (!channel.header->try_start(requests_popped++)) continue;
     WireReader in(data, size);
     const auto sequence = in.read<std::uint64_t>();
+    const std::uint64_t request = requests_popped++;
+    if (!channel.header->try_start(request)) {
+      // Taken back: for a worker that ran out of work (no reply: the pool has forgotten it
+      // here), or cancelled (the pool waits for this reply to let the task go).
+      if (channel.header->cancelled(request)) {
+        append_frame(outbox, [&](WireWriter& w) {
+          w.write(sequence);
+          w.write(static_cast<std::uint8_t>(WorkerReply::cancelled));
+        });
+        replies.send(outbox);
+      }
+      continue;
+    }
     CodeLocation invoker_location;
     invoker_location.module = in.read<std::uint64_t>();
     invoker_location.offset = in.read<std::uint64_t>();

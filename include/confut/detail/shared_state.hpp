@@ -88,17 +88,35 @@ struct StateBase {
   /// Marks a new task queued before any other thread can see it (a plain store suffices).
   void set_queued_before_sharing() noexcept { code_.store(kQueued, std::memory_order_relaxed); }
 
-  /// Moves a pending state to cancelled; false when it already started or finished.
+  /// Moves a pending state to cancelled; false when it already started or finished. A task
+  /// sent ahead to a worker process that has not started it there is pending too.
   bool cancel() noexcept {
     std::uint8_t current = code();
-    while (current == kWaiting || current == kQueued) {
-      if (code_.compare_exchange_weak(current, kCancelled, std::memory_order_acq_rel)) {
+    while (true) {
+      if (current == kWaiting || current == kQueued) {
+        if (code_.compare_exchange_weak(current, kCancelled, std::memory_order_acq_rel)) {
+          run_continuations();
+          return true;
+        }
+        continue;
+      }
+      if (current == kRunning && withdraw_unstarted()) {  // now kCancelled, by this thread
         run_continuations();
         return true;
       }
+      const std::uint8_t now = code();
+      // A process pool may have put it back in its queue meanwhile (taken back from one
+      // worker for another, or handed back by a worker that died): try again there.
+      if (current == kRunning && (now == kWaiting || now == kQueued)) {
+        current = now;
+        continue;
+      }
+      return now == kCancelled;
     }
-    return current == kCancelled;
   }
+
+  /// Running: claimed by a thread, and for a process pool's task started in its worker.
+  bool running() const noexcept { return code() == kRunning && started_running(); }
 
   /// Fails a task that has not started (its input failed). The caller gives the error.
   bool fail_before_start(std::exception_ptr error) noexcept {
@@ -156,6 +174,12 @@ struct StateBase {
   /// Ids of the tasks whose futures were this task's arguments.
   virtual std::vector<std::uint64_t> input_ids() const { return {}; }
   virtual std::string value_type_name() const = 0;
+  /// A task in a worker process's queue (kRunning here) that the worker has not started:
+  /// takes it back from the worker and moves it from kRunning to kCancelled (true), or
+  /// does nothing (false: started there, or not that kind of task).
+  virtual bool withdraw_unstarted() noexcept { return false; }
+  /// False while such a task waits in the worker's queue.
+  virtual bool started_running() const noexcept { return true; }
 
   /// "task 12 'name' (Future<int>)", for messages.
   std::string describe() const {
