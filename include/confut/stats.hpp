@@ -36,8 +36,9 @@ struct ExecutorStats {
   std::uint64_t running = 0;       // started, not done
   std::uint64_t finished = 0;      // done with a value
   std::uint64_t failed = 0;        // done with an error (its own, or an input's)
-  // Cancelled before they ran (or stopped, on processes). A task cancelled while queued is
-  // counted here once its executor reaches it in the queue, and as queued until then.
+  // Cancelled before they ran (or stopped, on processes). A task cancelled while queued (on
+  // processes, also while it waits in a worker's queue) is counted here once its executor
+  // reaches it in the queue, and as queued until then.
   std::uint64_t cancelled = 0;
   std::chrono::nanoseconds uptime{0};  // since the executor was created
   std::vector<WorkerStats> workers;
