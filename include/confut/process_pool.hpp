@@ -85,11 +85,28 @@ class RemoteTask {
     claim_header_ = header;
     claim_request_ = request;
   }
-  /// The dispatcher, once the task has left the worker's queue (replied to, moved, its worker
-  /// gone), before it changes the task's state or lets the worker's memory go.
+  /// The dispatcher, once the worker has replied to the task or died running it: before it
+  /// completes the task or lets the worker's memory go.
   void clear_claim() noexcept {
     ClaimLock lock(claim_lock_);
     claim_header_ = nullptr;
+  }
+  /// The dispatcher, to move the task to another worker: takes it back unless the worker
+  /// has started it (false), and makes it queued again. In one step, so that a cancel()
+  /// meanwhile finds it either still sent (and cancels it there) or queued.
+  bool take_back(StateBase& state) noexcept {
+    ClaimLock lock(claim_lock_);
+    if (claim_header_ == nullptr || !claim_header_->try_revoke(claim_request_)) return false;
+    claim_header_ = nullptr;
+    state.try_transition(kRunning, kQueued);
+    return true;
+  }
+  /// The dispatcher, when the task's worker died before starting it: queued again, or left
+  /// cancelled if cancel() got there first.
+  void requeue(StateBase& state) noexcept {
+    ClaimLock lock(claim_lock_);
+    claim_header_ = nullptr;
+    state.try_transition(kRunning, kQueued);
   }
 
  protected:
@@ -99,7 +116,8 @@ class RemoteTask {
   bool withdraw(StateBase& state) noexcept {
     ClaimLock lock(claim_lock_);
     if (claim_header_ == nullptr || !claim_header_->try_cancel(claim_request_)) return false;
-    // Still kRunning: the dispatcher changes a sent task's state only after clear_claim().
+    // Still kRunning: the dispatcher changes a sent task's state only after clearing its
+    // claim, under this lock (clear_claim, take_back, requeue).
     return state.try_transition(kRunning, kCancelled);
   }
   /// StateBase::started_running(): false while the task waits in a worker's queue (not
@@ -943,15 +961,13 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     }
     const InFlight newest = busiest->in_flight.back();
     if (busiest->kill_reason != KillReason::none ||
-        !busiest->channel.header->try_revoke(newest.request)) {
-      return false;  // it has started it, and so every task before it
+        !newest.task.remote->take_back(*newest.task.state)) {
+      return false;  // it has started it (and so every task before it), or it was cancelled
     }
     busiest->in_flight.pop_back();
     note_in_flight(*busiest);
     busiest->revoked.push_back(newest.request);
     --busiest->sent;
-    newest.task.remote->clear_claim();
-    newest.task.state->try_transition(detail::kRunning, detail::kQueued);
     pending.push_front(newest.task);
     return true;
   }
@@ -1285,22 +1301,22 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     const int status = slot.exit_status;
     const pid_t pid = slot.pid;
     slot.phase = Phase::idle;
-    for (InFlight& entry : slot.in_flight) entry.task.remote->clear_claim();  // memory goes
     if (!slot.in_flight.empty()) {
       InFlight head = slot.in_flight.front();
       slot.in_flight.pop_front();
+      head.task.remote->clear_claim();
       note_busy(index, Clock::now() - slot.head_started);
       fail_head(head.task, slot.kill_reason, pid, status, index);
       // The rest had not started: other workers take them, in their order.
       if (pending != nullptr) {
         for (auto it = slot.in_flight.rbegin(); it != slot.in_flight.rend(); ++it) {
-          it->task.state->try_transition(detail::kRunning, detail::kQueued);
+          it->task.remote->requeue(*it->task.state);
           pending->push_front(it->task);
         }
       } else {
         std::lock_guard lock(submit_mutex_);
         for (auto it = slot.in_flight.rbegin(); it != slot.in_flight.rend(); ++it) {
-          it->task.state->try_transition(detail::kRunning, detail::kQueued);
+          it->task.remote->requeue(*it->task.state);
           submitted_.push_front(it->task);
         }
       }
