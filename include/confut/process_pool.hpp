@@ -78,35 +78,52 @@ class RemoteTask {
   /// kFailed; the pool publishes it once it has counted it.
   virtual std::uint8_t store_reply(WireReader& in) noexcept = 0;
 
-  // ---- its claim word (ChannelHeader) while it waits in a worker's queue ----
-  /// The dispatcher, as it sends the task to a worker as that channel's request `request`.
-  void set_claim(ChannelHeader* header, std::uint64_t request) noexcept {
+  // ---- where a claimed (kRunning) task is, and its claim word (ChannelHeader) while it
+  // waits in a worker's queue. Changed by the dispatcher and by cancel(), under claim_lock_:
+  // the dispatcher changes a claimed task's state only through these. ----
+
+  /// The dispatcher, about to push the task to a worker as request `request` of that
+  /// channel (marked sent there). False when cancel() came while the task was being
+  /// encoded: it is cancelled then, and must not be sent.
+  bool set_claim(ChannelHeader* header, std::uint64_t request) noexcept {
     ClaimLock lock(claim_lock_);
+    if (cancelled_unsent_) return false;
+    phase_ = Phase::in_worker_queue;
     claim_header_ = header;
     claim_request_ = request;
+    return true;
   }
-  /// The dispatcher, once the worker has replied to the task or died running it: before it
+  /// The dispatcher, when its request could not be encoded: false when cancel() came first
+  /// (then the task is cancelled, not failed).
+  bool encoding_failed() noexcept {
+    ClaimLock lock(claim_lock_);
+    if (cancelled_unsent_) return false;
+    phase_ = Phase::answered;
+    return true;
+  }
+  /// The dispatcher, once the worker replied to the task or died running it: before it
   /// completes the task or lets the worker's memory go.
   void clear_claim() noexcept {
     ClaimLock lock(claim_lock_);
+    phase_ = Phase::answered;
     claim_header_ = nullptr;
   }
   /// The dispatcher, to move the task to another worker: takes it back unless the worker
   /// has started it (false), and makes it queued again. In one step, so that a cancel()
-  /// meanwhile finds it either still sent (and cancels it there) or queued.
+  /// meanwhile finds it either still in the worker's queue (and cancels it there) or queued.
   bool take_back(StateBase& state) noexcept {
     ClaimLock lock(claim_lock_);
-    if (claim_header_ == nullptr || !claim_header_->try_revoke(claim_request_)) return false;
-    claim_header_ = nullptr;
-    state.try_transition(kRunning, kQueued);
+    if (phase_ != Phase::in_worker_queue || !claim_header_->try_revoke(claim_request_)) {
+      return false;
+    }
+    requeue_locked(state);
     return true;
   }
   /// The dispatcher, when the task's worker died before starting it: queued again, or left
   /// cancelled if cancel() got there first.
   void requeue(StateBase& state) noexcept {
     ClaimLock lock(claim_lock_);
-    claim_header_ = nullptr;
-    state.try_transition(kRunning, kQueued);
+    requeue_locked(state);
   }
 
  protected:
@@ -115,19 +132,43 @@ class RemoteTask {
   /// StateBase::withdraw_unstarted() of the task that this is: any thread.
   bool withdraw(StateBase& state) noexcept {
     ClaimLock lock(claim_lock_);
-    if (claim_header_ == nullptr || !claim_header_->try_cancel(claim_request_)) return false;
-    // Still kRunning: the dispatcher changes a sent task's state only after clearing its
-    // claim, under this lock (clear_claim, take_back, requeue).
-    return state.try_transition(kRunning, kCancelled);
+    switch (phase_) {
+      case Phase::encoding:  // the dispatcher sees this in set_claim() and drops it
+        if (!state.try_transition(kRunning, kCancelled)) return false;  // queued again
+        cancelled_unsent_ = true;
+        return true;
+      case Phase::in_worker_queue:  // the worker skips it and replies "cancelled"
+        return claim_header_->try_cancel(claim_request_) &&
+               state.try_transition(kRunning, kCancelled);
+      case Phase::answered:
+        break;
+    }
+    return false;
   }
-  /// StateBase::started_running(): false while the task waits in a worker's queue (not
-  /// while the dispatcher encodes it, a few microseconds: it counts as running then).
+  /// StateBase::started_running(): false until a worker has started the task.
   bool started() const noexcept {
     ClaimLock lock(claim_lock_);
-    return claim_header_ == nullptr || !claim_header_->unstarted(claim_request_);
+    switch (phase_) {
+      case Phase::encoding: return false;
+      case Phase::in_worker_queue: return !claim_header_->unstarted(claim_request_);
+      case Phase::answered: break;
+    }
+    return true;
   }
 
  private:
+  enum class Phase : std::uint8_t {
+    encoding,         // claimed by the dispatcher, not in a worker's queue (yet, or again)
+    in_worker_queue,  // sent: the claim word decides between the worker and the parent
+    answered,         // replied to, or its worker died running it
+  };
+
+  void requeue_locked(StateBase& state) noexcept {
+    phase_ = Phase::encoding;
+    claim_header_ = nullptr;
+    state.try_transition(kRunning, kQueued);
+  }
+
   /// Held for a few instructions by each side, never across a call that could wait.
   class ClaimLock {
    public:
@@ -143,6 +184,8 @@ class RemoteTask {
   };
 
   mutable std::atomic<bool> claim_lock_{false};
+  Phase phase_ = Phase::encoding;
+  bool cancelled_unsent_ = false;
   ChannelHeader* claim_header_ = nullptr;
   std::uint64_t claim_request_ = 0;
 };
@@ -911,18 +954,26 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       try {
         task.remote->write_request(scratch_);
       } catch (...) {
-        state.set_error(std::current_exception());
-        retire(state, -1, nullptr, {}, detail::kFailed);
+        if (task.remote->encoding_failed()) {
+          state.set_error(std::current_exception());
+          retire(state, -1, nullptr, {}, detail::kFailed);
+        } else {
+          retire(state, -1);  // cancelled meanwhile
+        }
         continue;
       }
       const std::int64_t encode_ns =
           timed ? detail::steady_nanoseconds(Clock::now()) - encode_start : 0;
       const std::uint64_t sequence = ++next_sequence_ | (timed ? detail::kTimedRequest : 0);
       std::memcpy(scratch_.buffer().data() + sizeof(std::uint64_t), &sequence, sizeof sequence);
-      if (best->in_flight.empty()) best->head_started = Clock::now();
-      const std::uint64_t request = best->requests_pushed++;
+      const std::uint64_t request = best->requests_pushed;
       best->channel.header->mark_sent(request);
-      task.remote->set_claim(best->channel.header, request);
+      if (!task.remote->set_claim(best->channel.header, request)) {
+        retire(state, -1);  // cancelled while it was encoded; the number goes to the next
+        continue;
+      }
+      ++best->requests_pushed;
+      if (best->in_flight.empty()) best->head_started = Clock::now();
       best->in_flight.push_back(InFlight{task, sequence, encode_ns, request});
       note_in_flight(*best);
       ++best->sent;
