@@ -550,7 +550,7 @@ TEST_CASE("leaving a process pool's map early takes back what its worker has not
   const std::vector<std::string> dirs(20, log.dir());
   std::vector<int> ks(20);
   std::iota(ks.begin(), ks.end(), 0);
-  const std::vector<int> delays_us(20, 20000);
+  const std::vector<int> delays_us(20, 200000);  // 0.2 s each: time to leave before a third starts
   {
     auto results = ex.map(record_run_after_us, dirs, ks, delays_us);
     auto first = results.begin();
