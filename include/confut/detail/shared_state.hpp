@@ -174,11 +174,12 @@ struct StateBase {
   /// Ids of the tasks whose futures were this task's arguments.
   virtual std::vector<std::uint64_t> input_ids() const { return {}; }
   virtual std::string value_type_name() const = 0;
-  /// A task in a worker process's queue (kRunning here) that the worker has not started:
-  /// takes it back from the worker and moves it from kRunning to kCancelled (true), or
-  /// does nothing (false: started there, or not that kind of task).
+  /// A task claimed for a worker process (kRunning here) that the worker has not started
+  /// (still being sent, or waiting in the worker's queue): takes it back and moves it from
+  /// kRunning to kCancelled (true), or does nothing (false: started there, or not that kind
+  /// of task).
   virtual bool withdraw_unstarted() noexcept { return false; }
-  /// False while such a task waits in the worker's queue.
+  /// False while such a task is being sent or waits in the worker's queue.
   virtual bool started_running() const noexcept { return true; }
 
   /// "task 12 'name' (Future<int>)", for messages.
