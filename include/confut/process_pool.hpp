@@ -87,7 +87,7 @@ class RemoteTask {
   /// encoded: it is cancelled then, and must not be sent.
   bool set_claim(ChannelHeader* header, std::uint64_t request) noexcept {
     ClaimLock lock(claim_lock_);
-    if (cancelled_unsent_) return false;
+    if (phase_ == Phase::cancelled_unsent) return false;
     phase_ = Phase::in_worker_queue;
     claim_header_ = header;
     claim_request_ = request;
@@ -97,7 +97,7 @@ class RemoteTask {
   /// (then the task is cancelled, not failed).
   bool encoding_failed() noexcept {
     ClaimLock lock(claim_lock_);
-    if (cancelled_unsent_) return false;
+    if (phase_ == Phase::cancelled_unsent) return false;
     phase_ = Phase::answered;
     return true;
   }
@@ -135,11 +135,12 @@ class RemoteTask {
     switch (phase_) {
       case Phase::encoding:  // the dispatcher sees this in set_claim() and drops it
         if (!state.try_transition(kRunning, kCancelled)) return false;  // queued again
-        cancelled_unsent_ = true;
+        phase_ = Phase::cancelled_unsent;
         return true;
       case Phase::in_worker_queue:  // the worker skips it and replies "cancelled"
         return claim_header_->try_cancel(claim_request_) &&
                state.try_transition(kRunning, kCancelled);
+      case Phase::cancelled_unsent:
       case Phase::answered:
         break;
     }
@@ -149,7 +150,8 @@ class RemoteTask {
   bool started() const noexcept {
     ClaimLock lock(claim_lock_);
     switch (phase_) {
-      case Phase::encoding: return false;
+      case Phase::encoding:
+      case Phase::cancelled_unsent: return false;
       case Phase::in_worker_queue: return !claim_header_->unstarted(claim_request_);
       case Phase::answered: break;
     }
@@ -158,9 +160,10 @@ class RemoteTask {
 
  private:
   enum class Phase : std::uint8_t {
-    encoding,         // claimed by the dispatcher, not in a worker's queue (yet, or again)
-    in_worker_queue,  // sent: the claim word decides between the worker and the parent
-    answered,         // replied to, or its worker died running it
+    encoding,          // claimed by the dispatcher, not in a worker's queue (yet, or again)
+    cancelled_unsent,  // cancelled while encoding: set_claim() refuses to send it
+    in_worker_queue,   // sent: the claim word decides between the worker and the parent
+    answered,          // replied to, or its worker died running it
   };
 
   void requeue_locked(StateBase& state) noexcept {
@@ -185,7 +188,6 @@ class RemoteTask {
 
   mutable std::atomic<bool> claim_lock_{false};
   Phase phase_ = Phase::encoding;
-  bool cancelled_unsent_ = false;
   ChannelHeader* claim_header_ = nullptr;
   std::uint64_t claim_request_ = 0;
 };
