@@ -835,9 +835,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
         const std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;
         const std::uint32_t flags = events[static_cast<std::size_t>(i)].events;
         if (key == kEventKey) {
+          // Not a semaphore: one read takes the whole count (a second would only say EAGAIN).
           std::uint64_t count;
-          while (::read(event_fd_, &count, sizeof count) > 0) {
-          }
+          (void)!::read(event_fd_, &count, sizeof count);
         } else if (key == kControlKey) {
           read_control(pending);
         } else {
