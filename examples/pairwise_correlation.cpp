@@ -55,13 +55,10 @@ std::vector<double> run_sequential(const w::W4Pairs& pairs) {
   return rs;
 }
 
+// list(ex.map(...)) in C++: to_vector() takes every result in input order.
 template <class Executor>
 std::vector<double> run_pool(Executor& ex, const w::W4Pairs& pairs) {
-  std::vector<double> rs;
-  for (double r : ex.map(w::correlation, pairs.a, pairs.b, {.chunksize = kChunk})) {
-    rs.push_back(r);
-  }
-  return rs;
+  return ex.map(w::correlation, pairs.a, pairs.b, {.chunksize = kChunk}).to_vector();
 }
 
 // What one method produced, and how long it took.

@@ -192,3 +192,106 @@ TEST_CASE("map after shutdown throws", "[map]") {
   ex.shutdown();
   REQUIRE_THROWS_AS(ex.map(square, std::vector<int>{1}), confut::ExecutorShutdownError);
 }
+
+TEST_CASE("to_vector returns every result in input order", "[map][to_vector]") {
+  confut::ThreadPoolExecutor ex(3);
+  const std::vector<int> inputs{5, 1, 4, 0, 3, 2, 6};
+  const auto sleepy = [](int delay_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms * 3));
+    return delay_ms * 10;
+  };
+  for (std::size_t chunksize : {1u, 2u, 7u}) {
+    CAPTURE(chunksize);
+    const std::vector<int> out = ex.map(sleepy, inputs, {.chunksize = chunksize}).to_vector();
+    REQUIRE(out == std::vector<int>{50, 10, 40, 0, 30, 20, 60});
+  }
+  REQUIRE(ex.map(square, std::vector<int>{}).to_vector().empty());
+
+  std::atomic<int> calls{0};
+  const auto units =
+      ex.map([&calls](int) { calls.fetch_add(1); }, std::vector<int>{1, 2, 3, 4}).to_vector();
+  REQUIRE(units.size() == 4);
+  REQUIRE(calls.load() == 4);
+}
+
+TEST_CASE("to_vector takes 100,000 results with chunks and with a buffersize", "[map][to_vector]") {
+  confut::ThreadPoolExecutor ex(2);
+  std::vector<int> inputs(100000);
+  for (int i = 0; i < 100000; ++i) inputs[static_cast<std::size_t>(i)] = i;
+  for (confut::MapOptions options : {confut::MapOptions{.chunksize = 256},
+                                     confut::MapOptions{.chunksize = 1, .buffersize = 64}}) {
+    CAPTURE(options.chunksize, options.buffersize);
+    const std::vector<int> out = ex.map(ident, inputs, options).to_vector();
+    REQUIRE(out == inputs);
+  }
+}
+
+TEST_CASE("to_vector throws the first failing element's exception in input order",
+          "[map][to_vector][errors]") {
+  confut::ThreadPoolExecutor ex(2);
+  // Element 4 fails at once, element 2 later: the error reported is element 2's.
+  const auto fail_on_two_and_four = [](int x) {
+    if (x == 2) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      throw std::domain_error("two");
+    }
+    if (x == 4) throw std::range_error("four");
+    return x;
+  };
+  for (std::size_t chunksize : {1u, 2u, 5u}) {
+    CAPTURE(chunksize);
+    auto results = ex.map(fail_on_two_and_four, std::vector<int>{0, 1, 2, 3, 4},
+                          {.chunksize = chunksize});
+    REQUIRE_THROWS_AS(results.to_vector(), std::domain_error);
+  }
+}
+
+TEST_CASE("to_vector with a buffersize stops an unbounded input at its first error",
+          "[map][to_vector][errors][buffer]") {
+  confut::ThreadPoolExecutor ex(2);
+  std::atomic<int> started{0};
+  {
+    auto results = ex.map(
+        [&started](int x) {
+          started.fetch_add(1);
+          if (x == 500) throw std::domain_error("500");
+          return x;
+        },
+        Naturals{}, {.buffersize = 4});
+    REQUIRE_THROWS_AS(results.to_vector(), std::domain_error);
+  }
+  ex.shutdown();
+  REQUIRE(started.load() >= 501);
+  REQUIRE(started.load() <= 501 + 4);
+}
+
+TEST_CASE("to_vector raises TimeoutError at the deadline and cancels the rest",
+          "[map][to_vector][timeout]") {
+  confut::ThreadPoolExecutor ex(1);
+  Gate gate;
+  std::atomic<int> ran{0};
+  auto results = ex.map(
+      [gate, &ran](int x) {
+        ran.fetch_add(1);
+        if (x == 0) gate.wait();
+        return x;
+      },
+      std::vector<int>{0, 1, 2, 3}, {.timeout = std::chrono::milliseconds(50)});
+  REQUIRE_THROWS_AS(results.to_vector(), confut::TimeoutError);
+  gate.open();
+  ex.shutdown();
+  REQUIRE(ran.load() == 1);  // 1, 2 and 3 were cancelled before the worker got to them
+}
+
+TEST_CASE("to_vector is an alternative to iterating, not a second pass", "[map][to_vector]") {
+  confut::ThreadPoolExecutor ex(2);
+  auto iterated = ex.map(square, std::vector<int>{1, 2, 3});
+  auto it = iterated.begin();
+  REQUIRE(*it == 1);
+  REQUIRE_THROWS_AS(iterated.to_vector(), confut::InvalidStateError);
+
+  auto collected = ex.map(square, std::vector<int>{1, 2, 3});
+  REQUIRE(collected.to_vector() == std::vector<int>{1, 4, 9});
+  REQUIRE_THROWS_AS(collected.to_vector(), confut::InvalidStateError);
+  REQUIRE(collected.begin() == collected.end());  // nothing is left to iterate
+}

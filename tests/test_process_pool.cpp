@@ -408,6 +408,25 @@ TEST_CASE("map with chunksize: 100,000 calls with the right checksum", "[process
   REQUIRE(sum == 14);
 }
 
+TEST_CASE("to_vector on a process pool: chunks in input order, the first error in input order",
+          "[process_pool][map][to_vector]") {
+  confut::ProcessPoolExecutor ex(2);
+  std::vector<int> inputs(20000);
+  std::iota(inputs.begin(), inputs.end(), 0);
+  for (std::size_t chunksize : {1u, 63u, 256u}) {
+    CAPTURE(chunksize);
+    const std::vector<int> out = ex.map(square, inputs, {.chunksize = chunksize}).to_vector();
+    REQUIRE(out.size() == inputs.size());
+    bool all_squares = true;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      all_squares = all_squares && out[i] == square(inputs[i]);
+    }
+    REQUIRE(all_squares);
+  }
+  auto failing = ex.map(throw_out_of_range, std::vector<int>{1, 2}, {.chunksize = 2});
+  REQUIRE_THROWS_AS(failing.to_vector(), std::out_of_range);
+}
+
 TEST_CASE("futures flow between thread and process pools", "[process_pool][dependencies]") {
   confut::ProcessPoolExecutor processes(2);  // first: see test_task_stream.cpp on TSan and fork
   confut::ThreadPoolExecutor threads(2);

@@ -134,6 +134,7 @@ class MapResults {
   };
 
   iterator begin() {
+    iteration_began_ = true;
     advance();
     return iterator(this);
   }
@@ -142,6 +143,35 @@ class MapResults {
   /// How many elements iteration yields when every input knows its size (the shortest
   /// input's, as they are zipped); std::nullopt when one has no size (e.g. a stream).
   std::optional<std::size_t> known_size() const noexcept { return known_size_; }
+
+  /// Every result in input order, as Python's `list(ex.map(...))`; call it instead of
+  /// iterating, at most once. Throws the exception of the first call (in input order) that
+  /// raised, or TimeoutError once the deadline passes; the calls not started are then
+  /// cancelled.
+  ///
+  /// Cheaper than iterating when the tasks take longer than taking their results: the
+  /// calling thread sleeps once, until the last task is done, instead of once for every task
+  /// it catches up with (on a process pool each such wake-up is two trips through the
+  /// kernel: the dispatcher's, then the caller's). The price: without a buffersize, an error
+  /// is reported once the last task is done, not as soon as its own task fails.
+  std::vector<value_type> to_vector() {
+    if (iteration_began_) {
+      throw InvalidStateError("map(): to_vector() on a range that was already iterated");
+    }
+    iteration_began_ = true;
+    std::vector<value_type> results;
+    if (known_size_) results.reserve(*known_size_);
+    // With a buffer limit the next tasks are submitted as results are taken: no shortcut.
+    if (options_.buffersize == 0) wait_for_last_in_flight();
+    try {
+      for (advance(); current_; advance()) results.push_back(take_current());
+    } catch (...) {
+      stopped_ = true;
+      cancel_rest();
+      throw;
+    }
+    return results;
+  }
 
  private:
   bool input_exhausted() {
@@ -205,6 +235,17 @@ class MapResults {
       }
     }
     return outcomes;
+  }
+
+  /// Sleeps until the last submitted task is done, or the deadline passes (advance() then
+  /// reports the timeout). Tasks start in input order, so the others are mostly done by
+  /// then; one that is not is waited for as iteration reaches it.
+  void wait_for_last_in_flight() {
+    if (in_flight_.empty()) return;
+    const InFlight& last = in_flight_.back();
+    StateBase& state = last.single.valid() ? static_cast<StateBase&>(*last.single.state())
+                                           : static_cast<StateBase&>(*last.chunk.state());
+    (void)wait_for_state(state, deadline_);
   }
 
   /// Makes the next element current; none is left at the end.
@@ -283,6 +324,7 @@ class MapResults {
   std::size_t chunk_position_ = 0;
   std::optional<Outcome> current_;
   bool stopped_ = false;  // after a timeout: submit nothing more
+  bool iteration_began_ = false;
   std::optional<std::size_t> known_size_;
 };
 
