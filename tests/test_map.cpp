@@ -295,3 +295,13 @@ TEST_CASE("to_vector is an alternative to iterating, not a second pass", "[map][
   REQUIRE_THROWS_AS(collected.to_vector(), confut::InvalidStateError);
   REQUIRE(collected.begin() == collected.end());  // nothing is left to iterate
 }
+
+TEST_CASE("to_vector inside a task of a one-worker pool does not deadlock (W7a's pattern)",
+          "[map][to_vector][deadlock]") {
+  confut::ThreadPoolExecutor ex(1);
+  auto outer = ex.submit([&ex] {
+    const std::vector<int> squares = ex.map(square, std::vector<int>{1, 2, 3, 4}).to_vector();
+    return squares.at(0) + squares.at(1) + squares.at(2) + squares.at(3);
+  });
+  REQUIRE(outer.result(std::chrono::seconds(30)) == 30);
+}
