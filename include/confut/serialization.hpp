@@ -96,7 +96,8 @@ class WireWriter {
     if (size == 0) return;  // data may be null then
     if (size <= kSmallWrite) {
       // Most writes are one scalar: resize and memcpy are inlined, a range insert is not
-      // (an element-wise vector of 63 pairs of ints encodes in 119 ns instead of 315).
+      // (a vector of 63 pairs of ints, written element by element, encoded and decoded
+      // 20,000 times: 86.5M instructions instead of 105.3M under callgrind).
       const std::size_t used = buffer_.size();
       buffer_.resize(used + size);
       std::memcpy(buffer_.data() + used, data, size);
