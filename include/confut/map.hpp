@@ -166,7 +166,6 @@ class MapResults {
     try {
       for (advance(); current_; advance()) results.push_back(take_current());
     } catch (...) {
-      stopped_ = true;
       cancel_rest();
       throw;
     }
@@ -274,7 +273,6 @@ class MapResults {
       // Python's map gives up on the whole iteration once the deadline passes.
       current_ = Outcome(std::in_place_index<1>,
                          std::make_exception_ptr(TimeoutError("map(): timed out")));
-      stopped_ = true;
       cancel_rest();
       return;
     }
@@ -305,7 +303,9 @@ class MapResults {
     return std::move(std::get<0>(*current_));
   }
 
+  /// Cancels the calls whose results were not taken, and submits nothing more.
   void cancel_rest() {
+    stopped_ = true;
     for (auto& entry : in_flight_) {
       if (entry.single.valid()) (void)entry.single.cancel();
       if (entry.chunk.valid()) (void)entry.chunk.cancel();
@@ -323,7 +323,7 @@ class MapResults {
   Chunk chunk_;
   std::size_t chunk_position_ = 0;
   std::optional<Outcome> current_;
-  bool stopped_ = false;  // after a timeout: submit nothing more
+  bool stopped_ = false;  // after a timeout or an error in to_vector(): submit nothing more
   bool iteration_began_ = false;
   std::optional<std::size_t> known_size_;
 };
