@@ -76,7 +76,7 @@ struct W4 {
     for (const auto& future : futures) rs.push_back(future.result());
     return rs;
   }
-  /// Processes: one chunk per row of the pair matrix, 64 tasks of ~1.5 ms instead of 4,032
+  /// Processes: one chunk per row of the pair matrix, 64 tasks of 1.5-3 ms instead of 4,032
   /// round trips, as Python's docs advise for ProcessPoolExecutor.map; all results taken
   /// at once, as `list(ex.map(...))` does (to_vector: this thread sleeps once, not per chunk).
   static Result on_processes(confut::ProcessPoolExecutor& ex) {
