@@ -119,7 +119,7 @@ struct CallbackNode : Continuation {
 /// @code
 /// std::unordered_map<confut::Future<int>, std::string> url_of;  // Python's {submit(...): url}
 /// for (const auto& url : urls) url_of.emplace(ex.submit(load, url), url);
-/// for (auto& f : confut::as_completed(url_of | std::views::keys)) use(url_of.at(f), f.result());
+/// for (auto& f : confut::as_completed(futures)) use(url_of.at(f), f.result());
 /// @endcode
 template <>
 class [[nodiscard]] Future<AnyResult> {
