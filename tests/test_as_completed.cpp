@@ -122,3 +122,23 @@ TEST_CASE("futures from two executors can be mixed", "[as_completed]") {
   for (auto f : confut::as_completed(futures)) total += f.result();
   REQUIRE(total == 3);
 }
+
+TEST_CASE("as_completed that throws for an empty future frees what it holds",
+          "[as_completed]") {
+  confut::ThreadPoolExecutor ex(1);
+  auto alive = std::make_shared<int>(1);
+  const std::weak_ptr<int> watch = alive;
+  {
+    auto done = ex.submit([](std::shared_ptr<int> p) { return p; }, std::move(alive));
+    done.wait();
+    // The done future is taken in before the empty one throws; the sequence must let go of
+    // it (before, its internal block leaked, and the task's value with it).
+    REQUIRE_THROWS_AS(confut::as_completed(std::vector{done, confut::Future<std::shared_ptr<int>>{}}),
+                      confut::InvalidStateError);
+    REQUIRE_THROWS_AS(confut::as_completed({done, confut::Future<std::shared_ptr<int>>{}}),
+                      confut::InvalidStateError);
+  }
+  // The worker lets go of its reference soon after the task ends.
+  for (int i = 0; i < 500 && !watch.expired(); ++i) std::this_thread::sleep_for(1ms);
+  REQUIRE(watch.expired());
+}

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <initializer_list>
 #include <iterator>
 #include <mutex>
 #include <optional>
 #include <ranges>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -21,11 +23,16 @@
 namespace confut {
 
 /// Yields futures as they complete; those already done come first, in input order. Futures
-/// can be added while iterating. A yielded future is no longer held here. Iterate from one
-/// thread; `add` and `count` may be called from any.
+/// can be added while iterating. The input is a set, as in Python: a future given (or
+/// added) again while it is in the sequence (added and not yet yielded) is yielded once.
+/// A yielded future is no longer held here, except that the range-for's current element
+/// lives in this object until the loop moves on. Iterate from one thread; `add` and `count`
+/// may be called from any. `AsCompleted<AnyResult>` yields `AnyFuture`s (from a braced list
+/// mixing result types, or a range of AnyFuture).
 ///
 /// @code
-/// for (confut::Future<int> f : confut::as_completed(futures)) use(f.result());
+/// for (auto& f : confut::as_completed(futures)) use(f.result());
+/// for (auto& f : confut::as_completed({an_int_future, a_string_future})) f.wait();
 ///
 /// auto seq = confut::as_completed(futures);   // Dask's dynamic reduction
 /// while (seq.count() > 1) seq.add(ex.submit(add, seq.next(), seq.next()));
@@ -41,6 +48,7 @@ class AsCompleted {
     std::mutex mutex;
     std::deque<Future<T>> finished;    // done, not yet yielded
     std::size_t unfinished = 0;        // added, not done yet
+    std::unordered_set<const detail::StateBase*> members;  // added, not yet yielded
     detail::ThreadContext* waiter = nullptr;
   };
 
@@ -65,27 +73,37 @@ class AsCompleted {
   };
 
  public:
+  /// From a range of Future<T> (or, for AsCompleted<AnyResult>, of any futures).
   template <std::ranges::input_range Range>
-    requires std::same_as<std::remove_cvref_t<std::ranges::range_value_t<Range>>, Future<T>>
+    requires std::convertible_to<std::ranges::range_reference_t<const Range&>, Future<T>>
   explicit AsCompleted(const Range& futures, detail::Deadline deadline = std::nullopt)
       : shared_(new Shared), deadline_(deadline) {
-    for (const auto& future : futures) add(future);
+    try {
+      for (const auto& future : futures) add(future);
+    } catch (...) {  // an empty future: the destructor will not run
+      shared_->release();
+      throw;
+    }
   }
 
   AsCompleted(const AsCompleted&) = delete;
   AsCompleted& operator=(const AsCompleted&) = delete;
   AsCompleted(AsCompleted&& other) noexcept
-      : shared_(std::exchange(other.shared_, nullptr)), deadline_(other.deadline_) {}
+      : shared_(std::exchange(other.shared_, nullptr)),
+        deadline_(other.deadline_),
+        current_(std::move(other.current_)) {}
   AsCompleted& operator=(AsCompleted&&) = delete;
   ~AsCompleted() {
     if (shared_ != nullptr) shared_->release();
   }
 
-  /// Adds a future to the iteration; it is yielded once it completes.
+  /// Adds a future to the iteration; it is yielded once it completes. A future already in
+  /// the sequence (added, not yet yielded) is not added again.
   void add(Future<T> future) {
     if (!future.valid()) throw InvalidStateError("as_completed: an empty Future was added");
     {
       std::lock_guard lock(shared_->mutex);
+      if (!shared_->members.insert(future.state()).second) return;
       ++shared_->unfinished;
     }
     detail::StateBase* state = future.state();
@@ -131,25 +149,25 @@ class AsCompleted {
     return pop_locked();
   }
 
+  /// An input iterator; `*it` is the current future, held by the AsCompleted (as
+  /// std::ranges::istream_view holds its value), so `for (auto& f : ...)` binds to it.
   class iterator {
    public:
     using value_type = Future<T>;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
     explicit iterator(AsCompleted* owner) : owner_(owner) { ++*this; }
-    Future<T> operator*() const { return current_; }
+    Future<T>& operator*() const { return owner_->current_; }
     iterator& operator++() {
-      current_ = owner_->next();
+      owner_->current_ = owner_->next();
       return *this;
     }
     void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) {
-      return !it.current_.valid();
-    }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
 
    private:
+    bool at_end() const { return owner_ == nullptr || !owner_->current_.valid(); }
     AsCompleted* owner_ = nullptr;
-    Future<T> current_;
   };
 
   iterator begin() { return iterator(this); }
@@ -159,11 +177,13 @@ class AsCompleted {
   Future<T> pop_locked() {
     Future<T> front = std::move(shared_->finished.front());
     shared_->finished.pop_front();
+    shared_->members.erase(front.state());
     return front;
   }
 
   Shared* shared_;
   detail::Deadline deadline_;
+  Future<T> current_;  // what the iterator points at
 };
 
 template <std::ranges::input_range Range>
@@ -183,6 +203,29 @@ template <std::ranges::input_range Range, class Rep, class Period>
 auto as_completed(const Range& futures, std::chrono::duration<Rep, Period> timeout) {
   return AsCompleted<typename std::ranges::range_value_t<Range>::value_type>(
       futures, detail::deadline_after(timeout));
+}
+
+/// A braced list: `confut::as_completed({a, b})`.
+template <class T>
+AsCompleted<T> as_completed(std::initializer_list<Future<T>> futures) {
+  return AsCompleted<T>(futures);
+}
+
+template <class T, class Rep, class Period>
+AsCompleted<T> as_completed(std::initializer_list<Future<T>> futures,
+                            std::chrono::duration<Rep, Period> timeout) {
+  return AsCompleted<T>(futures, detail::deadline_after(timeout));
+}
+
+/// A braced list mixing result types: yields AnyFutures.
+inline AsCompleted<AnyResult> as_completed(std::initializer_list<AnyFuture> futures) {
+  return AsCompleted<AnyResult>(futures);
+}
+
+template <class Rep, class Period>
+AsCompleted<AnyResult> as_completed(std::initializer_list<AnyFuture> futures,
+                                    std::chrono::duration<Rep, Period> timeout) {
+  return AsCompleted<AnyResult>(futures, detail::deadline_after(timeout));
 }
 
 }  // namespace confut

@@ -41,6 +41,9 @@ struct ArgumentUnwrap<Future<T>> {
   static_assert(!std::is_void_v<T>,
                 "confut: a Future<void> carries no value and cannot be passed as an argument; "
                 "wait for it before submitting, or make the task return a value");
+  static_assert(!std::is_same_v<T, AnyResult>,
+                "confut: an AnyFuture has no typed value to pass as an argument; pass the "
+                "Future<T> it came from, or std::ref(any_future) to hand over the handle");
   static constexpr bool contains_futures = true;
   using Value = T;
   /// The callable sees the input's stored value without a copy.

@@ -2,12 +2,14 @@
 /// @file wait.hpp
 /// `wait(futures [, return_when] [, timeout])`: Python's `concurrent.futures.wait`.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <initializer_list>
 #include <optional>
 #include <ranges>
+#include <unordered_set>
 #include <vector>
 
 #include "detail/blocking.hpp"
@@ -25,7 +27,8 @@ inline constexpr ReturnWhen FIRST_EXCEPTION = ReturnWhen::first_exception;
 /// When every future is done.
 inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::all_completed;
 
-/// The two parts of the futures that were waited on, each in input order.
+/// The two parts of the futures that were waited on, each in input order, each future once.
+/// `WaitResult<AnyResult>` (of `AnyFuture`s) when futures of different types were mixed.
 template <class T>
 struct WaitResult {
   std::vector<Future<T>> done;
@@ -71,12 +74,28 @@ struct WaitGroupNode : Continuation {
   WaitGroup* group;
 };
 
+/// Keeps the first copy of each future, in order (Python's wait takes a set).
 template <class T>
-WaitResult<T> wait_impl(const std::vector<Future<T>>& futures, ReturnWhen when,
+void remove_duplicate_futures(std::vector<Future<T>>& futures) {
+  if (futures.size() < 2) return;
+  std::vector<const StateBase*> states;
+  states.reserve(futures.size());
+  for (const AnyFuture& future : futures) states.push_back(future.state());
+  std::sort(states.begin(), states.end());
+  if (std::adjacent_find(states.begin(), states.end()) == states.end()) return;
+  std::unordered_set<const StateBase*> seen;
+  std::erase_if(futures, [&](const AnyFuture& future) {
+    return !seen.insert(future.state()).second;
+  });
+}
+
+template <class T>
+WaitResult<T> wait_impl(std::vector<Future<T>> futures, ReturnWhen when,
                         const Deadline& deadline) {
   for (const auto& future : futures) {
     if (!future.valid()) throw InvalidStateError("wait(): an empty Future was given");
   }
+  remove_duplicate_futures(futures);
   if (when == ReturnWhen::all_completed && this_thread_context().scheduler != nullptr) {
     // On a pool worker, one at a time: each wait can help run that task and takes part in
     // deadlock detection.
@@ -136,10 +155,13 @@ auto to_future_vector(const Range& futures) {
 
 }  // namespace detail
 
-/// Waits for the futures (any range of Future<T>) and returns them split into `done` and
-/// `not_done`. A timeout does not throw: it returns the split as it stands then.
+/// Waits for the futures (any range of Future<T>, or of AnyFuture) and returns them split
+/// into `done` and `not_done`. The input is a set, as in Python: a future given twice is
+/// waited for and reported once. A timeout does not throw: it returns the split as it
+/// stands then. A braced list may mix result types; the parts are then `AnyFuture`s.
 /// @code
 /// auto [done, not_done] = confut::wait(futures, confut::FIRST_COMPLETED);
+/// auto both = confut::wait({an_int_future, a_string_future}, 1s);  // WaitResult<AnyResult>
 /// @endcode
 template <std::ranges::input_range Range>
   requires is_future_v<std::ranges::range_value_t<Range>>
@@ -169,9 +191,36 @@ WaitResult<T> wait(std::initializer_list<Future<T>> futures,
 }
 
 template <class T, class Rep, class Period>
+WaitResult<T> wait(std::initializer_list<Future<T>> futures,
+                   std::chrono::duration<Rep, Period> timeout) {
+  return detail::wait_impl(std::vector<Future<T>>(futures), ALL_COMPLETED,
+                           detail::deadline_after(timeout));
+}
+
+template <class T, class Rep, class Period>
 WaitResult<T> wait(std::initializer_list<Future<T>> futures, ReturnWhen return_when,
                    std::chrono::duration<Rep, Period> timeout) {
   return detail::wait_impl(std::vector<Future<T>>(futures), return_when,
+                           detail::deadline_after(timeout));
+}
+
+// A braced list of futures of different types: each becomes an AnyFuture.
+inline WaitResult<AnyResult> wait(std::initializer_list<AnyFuture> futures,
+                                  ReturnWhen return_when = ALL_COMPLETED) {
+  return detail::wait_impl(std::vector<AnyFuture>(futures), return_when, std::nullopt);
+}
+
+template <class Rep, class Period>
+WaitResult<AnyResult> wait(std::initializer_list<AnyFuture> futures,
+                           std::chrono::duration<Rep, Period> timeout) {
+  return detail::wait_impl(std::vector<AnyFuture>(futures), ALL_COMPLETED,
+                           detail::deadline_after(timeout));
+}
+
+template <class Rep, class Period>
+WaitResult<AnyResult> wait(std::initializer_list<AnyFuture> futures, ReturnWhen return_when,
+                           std::chrono::duration<Rep, Period> timeout) {
+  return detail::wait_impl(std::vector<AnyFuture>(futures), return_when,
                            detail::deadline_after(timeout));
 }
 

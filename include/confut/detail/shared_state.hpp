@@ -77,6 +77,9 @@ struct StateBase {
     delete this;
   }
   void set_initial_refs(std::uint32_t n) noexcept { refs_.store(n, std::memory_order_relaxed); }
+  /// True when the caller's reference is the only one: no Future, queue or task can see the
+  /// state but the caller (a reference is only ever copied from one that is held).
+  bool sole_reference() const noexcept { return refs_.load(std::memory_order_acquire) == 1; }
 
   // ---- status ----
   std::uint8_t code() const noexcept { return code_.load(std::memory_order_acquire); }
@@ -141,6 +144,10 @@ struct StateBase {
   const std::exception_ptr& error() const noexcept { return error_; }
   /// The error was handed to someone (result(), exception(), a dependent task).
   void mark_error_retrieved() noexcept { error_retrieved_.store(true, std::memory_order_relaxed); }
+  /// Claims the value for Future::take(): true for exactly one caller.
+  bool claim_value() noexcept { return !value_taken_.exchange(true, std::memory_order_acq_rel); }
+  /// The value was moved out by Future::take().
+  bool value_taken() const noexcept { return value_taken_.load(std::memory_order_acquire); }
 
   // ---- continuations ----
   void add_continuation(Continuation* node) noexcept {
@@ -220,6 +227,7 @@ struct StateBase {
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<std::uint8_t> code_{kWaiting};
   std::atomic<bool> error_retrieved_{false};
+  std::atomic<bool> value_taken_{false};
   std::atomic<Continuation*> continuations_{nullptr};
   std::exception_ptr error_;
 };
