@@ -9,6 +9,20 @@
 
 namespace confut_test {
 
+/// True under AddressSanitizer or ThreadSanitizer: stress counts are scaled down there, and
+/// tests that limit the address space are skipped.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 /// Tasks call wait(); they block until the test calls open(). Copies share one gate.
 class Gate {
  public:

@@ -12,9 +12,12 @@
 #include <exception>
 #include <functional>
 #include <latch>
+#include <cstdio>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -63,8 +66,14 @@ struct ThreadPoolOptions {
 ///
 /// Scheduling: each worker owns a work-stealing deque (tasks submitted from inside a task go
 /// there); submits from other threads go through a shared queue. Idle workers spin briefly,
-/// then sleep. A worker that waits on a future runs queued tasks meanwhile, the awaited one
-/// first, so nested waits do not deadlock; a real cycle of waits throws DeadlockError.
+/// then sleep.
+///
+/// Waiting inside a task: the waiting thread runs only the task it waits for, if that is still
+/// queued here (or its unstarted inputs), and only in an untimed wait. Otherwise it sleeps,
+/// and a spare thread takes its place (compensation), so that `max_workers` threads keep
+/// running tasks: nested waits do not deadlock and a blocked task never stalls the others.
+/// At most kMaxSpareThreads spare threads exist at once; an idle spare thread retires once
+/// the blocked threads are back. A real cycle of waits throws DeadlockError.
 ///
 /// Thread safety: every member may be called from any thread, including from tasks.
 class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
@@ -74,35 +83,54 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   explicit ThreadPoolExecutor(std::size_t max_workers = 0)
       : ThreadPoolExecutor(make_options(max_workers)) {}
 
+  /// Throws std::invalid_argument when `max_workers` is above kMaxWorkers (a negative count
+  /// converted to std::size_t is), and std::system_error when a worker thread cannot be
+  /// started (no thread is left running then).
   explicit ThreadPoolExecutor(ThreadPoolOptions options)
       : options_(std::move(options)),
-        worker_count_(options_.max_workers != 0
-                          ? options_.max_workers
-                          : std::max(1u, std::thread::hardware_concurrency())),
+        worker_count_(checked_worker_count(options_.max_workers)),
+        slot_capacity_(worker_count_ + kMaxSpareThreads),
+        workers_(new std::unique_ptr<Worker>[slot_capacity_]),
         workers_ready_(static_cast<std::ptrdiff_t>(worker_count_)),
         statistics_(options_.statistics),
         recorder_(detail::next_executor_name("ThreadPoolExecutor"), worker_count_) {
-    workers_.reserve(worker_count_);
     for (std::size_t i = 0; i < worker_count_; ++i) {
-      workers_.push_back(std::make_unique<Worker>());
-      workers_.back()->index = i;
-      recorder_.set_worker_label(i, thread_name(i));
+      workers_[i] = std::make_unique<Worker>();
+      workers_[i]->index = i;
+      recorder_.set_worker_label(i, thread_label(i));
     }
+    slot_count_.store(worker_count_, std::memory_order_relaxed);
+    unblocked_.store(worker_count_, std::memory_order_relaxed);
+    start_workers();
     recorder_.stats_source = [this] { return stats(); };
     detail::RecordingHub::instance().add_executor(recorder_);
-    for (std::size_t i = 0; i < worker_count_; ++i) {
-      workers_[i]->thread = std::thread([this, i] { worker_main(i); });
-    }
   }
 
   ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
   ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
 
-  /// Shuts down and waits for every submitted task to finish.
+  /// Shuts down and waits for every submitted task to finish. Destroying the executor from
+  /// one of its own tasks or done-callbacks cannot wait for that very task: it terminates the
+  /// program with a message (shut down with wait=false there, and destroy it elsewhere).
   ~ThreadPoolExecutor() {
+    if (on_pool_thread()) {
+      std::fputs("confut: a ThreadPoolExecutor was destroyed from one of its own tasks or "
+                 "done-callbacks, which cannot wait for themselves; terminating\n",
+                 stderr);
+      std::terminate();
+    }
     shutdown(true, false);
     detail::RecordingHub::instance().remove_executor(recorder_);
   }
+
+  /// The most worker threads a pool may have; a larger count is a mistake, such as -1.
+  static constexpr std::size_t kMaxWorkers = std::size_t{1} << 16;
+  /// The most spare threads a pool runs at once while its threads are blocked in waits
+  /// (see the class comment). With kMaxInlineDepth levels run inline on each thread, a chain
+  /// of nested waits may be about (max_workers + 256) * 33 levels deep (8,000 and more);
+  /// past that, the wait that would never be served throws confut::Error. Spare threads have
+  /// the default stack size, which costs address space, not memory, until it is used.
+  static constexpr std::size_t kMaxSpareThreads = 256;
 
   /// Schedules `fn(args...)` and returns its future at once. Throws ExecutorShutdownError
   /// after shutdown() and BrokenExecutor once the pool is broken.
@@ -136,7 +164,16 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   /// Stops accepting tasks. With `wait`, returns once every accepted task has finished and
   /// the workers have exited. With `cancel_futures`, tasks that have not started are
   /// cancelled. Idempotent; the destructor calls shutdown(true).
+  ///
+  /// From inside one of the pool's own tasks (or a done-callback running on its thread),
+  /// shutdown(wait=true) would wait for itself: it throws confut::Error and changes nothing;
+  /// shutdown(wait=false) works there.
   void shutdown(bool wait = true, bool cancel_futures = false) {
+    if (wait && on_pool_thread()) {
+      throw Error("ThreadPoolExecutor::shutdown(wait=true) was called from one of its own "
+                  "tasks or done-callbacks, which cannot wait for themselves; call "
+                  "shutdown(false) there");
+    }
     std::uint8_t expected = kAccepting;
     lifecycle_.compare_exchange_strong(expected, kShutDown, std::memory_order_seq_cst);
     injection_.close();
@@ -149,6 +186,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       }
     }
     wake_all();
+    wake_reserve();
     if (wait) join_workers();
   }
 
@@ -157,7 +195,9 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   /// "ThreadPoolExecutor 2": this executor's name in statistics, traces and reports.
   const std::string& name() const noexcept { return recorder_.executor_name(); }
 
-  /// Task counts by state and each worker's busy time, read without stopping anyone.
+  /// Task counts by state and each worker's busy time, read without stopping anyone. There
+  /// is one entry per worker (max_workers); tasks run by spare threads (see the class
+  /// comment) count in the totals, not in any worker's entry.
   ExecutorStats stats() const {
     ExecutorStats stats;
     stats.executor = name();
@@ -168,7 +208,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     for (std::size_t i = 0; i < worker_count_; ++i) {
       const WorkerCounters& counters = workers_[i]->counters;
       WorkerStats worker;
-      worker.label = thread_name(i);
+      worker.label = thread_label(i);
       const std::uint64_t finished = counters.finished.load(std::memory_order_relaxed);
       const std::uint64_t failed = counters.failed.load(std::memory_order_relaxed);
       worker.tasks = finished + failed;
@@ -178,6 +218,12 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       started += counters.started.load(std::memory_order_relaxed);
       stats.workers.push_back(std::move(worker));
     }
+    for (std::size_t i = worker_count_; i < slot_count_.load(std::memory_order_acquire); ++i) {
+      const WorkerCounters& counters = workers_[i]->counters;
+      stats.finished += counters.finished.load(std::memory_order_relaxed);
+      stats.failed += counters.failed.load(std::memory_order_relaxed);
+      started += counters.started.load(std::memory_order_relaxed);
+    }
     const std::uint64_t ended = stats.finished + stats.failed;
     stats.running = started > ended ? started - ended : 0;
     stats.failed += failed_unrun_.load(std::memory_order_relaxed);
@@ -186,8 +232,9 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     // Read last: every task counted above was submitted before.
     stats.submitted = injection_.accepted() +
                       submitted_with_inputs_.load(std::memory_order_relaxed);
-    for (const auto& worker : workers_) {
-      stats.submitted += worker->counters.submitted.load(std::memory_order_relaxed);
+    const std::size_t slots = slot_count_.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < slots; ++i) {
+      stats.submitted += workers_[i]->counters.submitted.load(std::memory_order_relaxed);
     }
     stats.derive_queued();
     return stats;
@@ -253,11 +300,15 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     }
   };
 
+  /// A worker, or a slot for spare threads (index >= max_workers); a spare thread that
+  /// retires leaves its slot (with an empty deque) to the next one.
   struct Worker {
     // On lines of their own: thieves read the deque's indices, stats() reads these.
     alignas(64) WorkerCounters counters;
     alignas(64) std::thread thread;
     std::size_t index = 0;
+    bool in_use = false;  // spare slots: a spare thread owns it; under spare_mutex_
+    std::atomic<bool> blocked{false};  // its thread sleeps in a wait (begin_blocking)
     detail::WorkStealingDeque<detail::StateBase*> deque;
     std::size_t steal_cursor = 0;  // where the next steal attempt starts; owner only
   };
@@ -275,6 +326,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     const WorkerIdentity& identity = this_worker();
     return identity.pool == this ? workers_[identity.index].get() : nullptr;
   }
+  bool on_pool_thread() const { return this_worker().pool == this; }
 
   /// Counts a task with inputs in waiting_tasks_ from before the check that the pool still
   /// accepts tasks until it is queued, so that shutdown cannot slip in between and let the
@@ -324,9 +376,17 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   Future<R> submit_with_inputs(F&& fn, Args&&... args) {
     WaitingCount counted(*this);  // throws when not accepting tasks
     TaskType* task = new_task<TaskType>(std::forward<F>(fn), std::forward<Args>(args)...);
+    // Counted before the task can run (stats() reads submits last), uncounted if it throws.
     submitted_with_inputs_.fetch_add(1, std::memory_order_relaxed);
     Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
-    if (detail::wait_for_inputs_or_release(*task, *this)) {
+    bool waits = false;
+    try {
+      waits = detail::wait_for_inputs_or_release(*task, *this);
+    } catch (...) {
+      submitted_with_inputs_.fetch_sub(1, std::memory_order_relaxed);
+      throw;
+    }
+    if (waits) {
       counted.hand_over();  // inputs_ready() queues it once its input futures are done
       return future;
     }
@@ -393,6 +453,23 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     sleeper->release();
   }
 
+  /// Wakes a sleeping worker (not a spare thread).
+  void wake_worker() {
+    detail::ThreadContext* sleeper = nullptr;
+    {
+      std::lock_guard lock(idle_mutex_);
+      auto it = std::find_if(idle_.begin(), idle_.end(),
+                             [](const detail::ThreadContext* c) { return !c->spare; });
+      if (it == idle_.end()) return;
+      sleeper = *it;
+      idle_.erase(it);
+      idle_count_.fetch_sub(1, std::memory_order_relaxed);
+      sleeper->retain();
+    }
+    sleeper->parker.unpark();
+    sleeper->release();
+  }
+
   void wake_all() {
     std::vector<detail::ThreadContext*> sleepers;
     {
@@ -407,7 +484,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     }
   }
 
-  void enter_idle(detail::ThreadContext& context) override {
+  void enter_idle(detail::ThreadContext& context) {
     {
       std::lock_guard lock(idle_mutex_);
       idle_.push_back(&context);
@@ -416,7 +493,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     detail::full_fence();
   }
 
-  void leave_idle(detail::ThreadContext& context) override {
+  void leave_idle(detail::ThreadContext& context) {
     std::lock_guard lock(idle_mutex_);
     auto it = std::find(idle_.begin(), idle_.end(), &context);
     if (it != idle_.end()) {
@@ -425,10 +502,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     }
   }
 
-  bool has_work() const noexcept override {
+  bool has_work() const noexcept {
     if (!injection_.empty()) return true;
-    for (const auto& worker : workers_) {
-      if (!worker->deque.empty()) return true;
+    const std::size_t slots = slot_count_.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < slots; ++i) {
+      if (!workers_[i]->deque.empty()) return true;
     }
     return false;
   }
@@ -436,7 +514,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   /// Own deque first (newest), then a batch from the shared queue, then steal (oldest).
   /// Taking shared work while more is left wakes another worker: a worker may block inside
   /// a task with stealable tasks in its deque, and only an awake worker can take them.
-  detail::StateBase* find_task(Worker& self) {
+  /// Without `any_victim` (a spare thread that just came to look for work), it steals only
+  /// from threads blocked in a wait: a running thread that just submitted a task is about to
+  /// wait on it and run it itself, and a thief that takes it makes the waiter block and
+  /// need a spare thread of its own (a nested chain would take a thread per level).
+  detail::StateBase* find_task(Worker& self, bool any_victim = true) {
     if (detail::StateBase* task = self.deque.pop()) return task;
     detail::StateBase* batch[kBatch];
     if (std::size_t taken = injection_.pop_batch(batch, kBatch, worker_count_)) {
@@ -445,9 +527,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       return batch[0];
     }
     const std::size_t start = ++self.steal_cursor;
-    for (std::size_t i = 0; i < worker_count_; ++i) {
-      Worker& victim = *workers_[(start + i) % worker_count_];
+    const std::size_t slots = slot_count_.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < slots; ++i) {
+      Worker& victim = *workers_[(start + i) % slots];
       if (&victim == &self) continue;
+      if (!any_victim && !victim.blocked.load(std::memory_order_relaxed)) continue;
       if (detail::StateBase* task = victim.deque.steal()) {
         if (has_work()) notify_work();
         return task;
@@ -491,7 +575,8 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   }
 
   std::uint8_t execute_recorded(detail::StateBase& task, Worker& self) {
-    TaskRecord record = recorder_.record_of(task, static_cast<int>(self.index));
+    // A spare thread's tasks appear on a worker's track (the recorder knows the workers).
+    TaskRecord record = recorder_.record_of(task, static_cast<int>(self.index % worker_count_));
     record.started = detail::Clock::now();
     const std::uint8_t outcome = task.execute();
     record.ended = detail::Clock::now();
@@ -519,24 +604,189 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     }
   }
 
-  /// A waiting worker runs the awaited task itself if it is still queued here, else one of
-  /// its unfinished inputs, else any queued task.
-  bool help(detail::StateBase* awaited, bool any_task) override {
-    detail::ThreadContext& context = detail::this_thread_context();
+  // ---- waiting inside a task ----
+
+  /// Scheduler: a waiting pool thread runs the awaited task itself if it is still queued
+  /// here, else one of its unstarted inputs (three levels deep); never anything else.
+  bool run_awaited(detail::StateBase& awaited) override {
     Worker* self = current_worker();
     if (self == nullptr) return false;
-    ++context.help_depth;
+    detail::ThreadContext& context = detail::this_thread_context();
+    ++context.inline_depth;
     struct DepthGuard {
       detail::ThreadContext& context;
-      ~DepthGuard() { --context.help_depth; }
+      ~DepthGuard() { --context.inline_depth; }
     } depth_guard{context};
-    if (awaited != nullptr && run_subgraph(*awaited, context, *self, 3)) return true;
-    if (!any_task) return false;
-    if (detail::StateBase* task = find_task(*self)) {
-      run_queued(task, context, *self);
-      return true;
+    return run_subgraph(awaited, context, *self, 3);
+  }
+
+  /// Scheduler: a pool thread is about to sleep in a wait. If fewer than max_workers threads
+  /// are then left to run tasks, a reserve spare thread is woken or a new one started, up to
+  /// kMaxSpareThreads. Past the bound, an untimed wait for a task queued here while no
+  /// thread of the pool is left unblocked would never end: it throws instead.
+  void begin_blocking(detail::StateBase* awaited, bool timed) override {
+    Worker* self = current_worker();
+    if (self != nullptr) {
+      self->blocked.store(true, std::memory_order_relaxed);
+      // Its queued tasks may now be stolen by spare threads too (see find_task).
+      if (!self->deque.empty()) notify_work();
     }
-    return false;
+    try {
+      compensate_for_blocking(awaited, timed);
+    } catch (...) {
+      if (self != nullptr) self->blocked.store(false, std::memory_order_relaxed);
+      throw;
+    }
+  }
+
+  void compensate_for_blocking(detail::StateBase* awaited, bool timed) {
+    std::lock_guard lock(spare_mutex_);
+    const std::size_t unblocked = unblocked_.load(std::memory_order_relaxed) - 1;
+    unblocked_.store(unblocked, std::memory_order_relaxed);
+    if (unblocked - reserve_.size() >= worker_count_) return;
+    if (!reserve_.empty()) {
+      reserve_.back()->parker.unpark();  // it takes tasks again (see settle_excess)
+      reserve_.pop_back();
+      reserve_count_.store(reserve_.size(), std::memory_order_relaxed);
+      return;
+    }
+    if (spares_ < kMaxSpareThreads && lifecycle_.load(std::memory_order_relaxed) != kBroken &&
+        start_spare_locked()) {
+      return;
+    }
+    if (unblocked == 0 && !timed && awaited != nullptr && awaited->owner == this &&
+        awaited->code() == detail::kQueued) {
+      unblocked_.store(unblocked + 1, std::memory_order_relaxed);
+      throw Error("confut: nested waits exceed the bound of ThreadPoolExecutor: all " +
+                  std::to_string(worker_count_) + " workers and kMaxSpareThreads = " +
+                  std::to_string(kMaxSpareThreads) +
+                  " spare threads are blocked in waits (each running awaited tasks up to "
+                  "kMaxInlineDepth = " +
+                  std::to_string(detail::kMaxInlineDepth) + " deep), so " +
+                  awaited->describe() + " would never run");
+    }
+  }
+
+  void end_blocking() noexcept override {
+    if (Worker* self = current_worker()) self->blocked.store(false, std::memory_order_relaxed);
+    std::lock_guard lock(spare_mutex_);
+    unblocked_.store(unblocked_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  /// More threads than max_workers are free to run tasks (blocked ones are back).
+  bool excess() const noexcept {
+    return unblocked_.load(std::memory_order_relaxed) >
+           worker_count_ + reserve_count_.load(std::memory_order_relaxed);
+  }
+
+  /// Starts a spare thread in a free slot; false if the system refuses a thread.
+  bool start_spare_locked() {
+    std::size_t slot = worker_count_;
+    const std::size_t slots = slot_count_.load(std::memory_order_relaxed);
+    while (slot < slots && workers_[slot]->in_use) ++slot;
+    if (slot == slots) {
+      if (slots == slot_capacity_) return false;
+      workers_[slot] = std::make_unique<Worker>();
+      workers_[slot]->index = slot;
+      slot_count_.store(slots + 1, std::memory_order_release);
+    }
+    Worker& self = *workers_[slot];
+    if (self.thread.joinable()) self.thread.join();  // a retired one, past its last step
+    try {
+      self.thread = std::thread([this, slot] { spare_main(slot); });
+    } catch (...) {
+      return false;  // the wait goes on without compensation
+    }
+    self.in_use = true;
+    ++spares_;
+    unblocked_.store(unblocked_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return true;
+  }
+
+  /// A spare thread that is not needed (excess()) waits in reserve for kSpareLinger, then
+  /// retires if it is still not needed. True when it retired.
+  bool settle_excess(Worker& self, detail::ThreadContext& context) {
+    if (!excess() || !self.deque.empty()) return false;
+    {
+      std::lock_guard lock(spare_mutex_);
+      if (!excess() || may_exit()) return false;
+      reserve_.push_back(&context);
+      reserve_count_.store(reserve_.size(), std::memory_order_relaxed);
+    }
+    context.parker.park_until(detail::Clock::now() + kSpareLinger);
+    std::lock_guard lock(spare_mutex_);
+    auto it = std::find(reserve_.begin(), reserve_.end(), &context);
+    if (it == reserve_.end()) return false;  // begin_blocking called it back
+    reserve_.erase(it);
+    reserve_count_.store(reserve_.size(), std::memory_order_relaxed);
+    if (!excess() && !may_exit()) return false;
+    retire_locked(self);
+    // A wake-up for new work may have come to this thread: pass it on. (The pool is still
+    // alive: every spare thread is joined, by shutdown or by the next spare in its slot.)
+    if (has_work()) notify_work();
+    return true;
+  }
+
+  void retire_locked(Worker& self) {
+    unblocked_.store(unblocked_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    --spares_;
+    self.in_use = false;  // its thread object stays, to be joined by the next user or shutdown
+  }
+
+  /// Wakes the reserve spare threads (at shutdown, so that they can exit).
+  void wake_reserve() {
+    std::lock_guard lock(spare_mutex_);
+    for (detail::ThreadContext* context : reserve_) context->parker.unpark();
+  }
+
+  /// A spare thread: a worker that runs while a pool thread is blocked in a wait.
+  void spare_main(std::size_t slot) {
+    this_worker() = WorkerIdentity{this, slot};
+    detail::ThreadContext& context = detail::this_thread_context();
+    context.scheduler = this;
+    context.spare = true;
+    name_thread(slot);
+    Worker& self = *workers_[slot];
+    if (options_.initializer) {
+      try {
+        options_.initializer();
+      } catch (...) {
+        break_pool(std::current_exception());
+      }
+    }
+    std::int64_t last_seen = 0;
+    bool retired = false;
+    bool any_victim = false;  // after an idle spell with no wake-up, it steals from anyone
+    while (!retired) {
+      if (settle_excess(self, context)) {
+        retired = true;
+      } else if (detail::StateBase* task = find_task(self, any_victim)) {
+        run_queued(task, context, self);
+      } else if (may_exit()) {
+        break;
+      } else if (detail::StateBase* found = spin_for_task(self, last_seen, any_victim)) {
+        run_queued(found, context, self);
+      } else {
+        // A wake-up may have been meant for work this spare may not take (see find_task):
+        // it goes on to a worker, which may.
+        if (!any_victim && has_work()) wake_worker();
+        enter_idle(context);
+        any_victim = false;
+        detail::StateBase* late = find_task(self, false);  // queued since the last look
+        if (late == nullptr && !may_exit()) {
+          any_victim = !context.parker.park_until(detail::Clock::now() + kSpareLinger);
+        }
+        leave_idle(context);
+        if (late != nullptr) run_queued(late, context, self);
+      }
+    }
+    context.scheduler = nullptr;
+    this_worker() = WorkerIdentity{};
+    if (!retired) {
+      wake_all();
+      std::lock_guard lock(spare_mutex_);
+      retire_locked(self);
+    }
   }
 
   bool run_subgraph(detail::StateBase& state, detail::ThreadContext& context, Worker& self,
@@ -631,7 +881,8 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   /// Looks for work for a short while before sleeping; a hand-off between spinning threads
   /// costs far less than a kernel wake-up. At most half the workers spin at once.
   /// Also opens the worker's idle span (for stats) and keeps `last_seen` up to date.
-  detail::StateBase* spin_for_task(Worker& self, std::int64_t& last_seen) {
+  detail::StateBase* spin_for_task(Worker& self, std::int64_t& last_seen,
+                                   bool any_victim = true) {
     const auto spin_start = detail::Clock::now();
     if (statistics_) {
       last_seen = detail::steady_nanoseconds(spin_start);
@@ -646,7 +897,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     const auto spin_end = spin_start + kSpinBeforeSleep;
     for (unsigned i = 1; found == nullptr; ++i) {
       detail::cpu_relax();
-      if (has_work()) found = find_task(self);
+      if (has_work()) found = find_task(self, any_victim);
       if (i % 32 == 0) {
         std::this_thread::yield();  // on few cores, let the submitting thread run
         const auto now = detail::Clock::now();
@@ -694,35 +945,98 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
 
   static std::int64_t now_ns() noexcept { return detail::steady_nanoseconds(detail::Clock::now()); }
 
-  std::string thread_name(std::size_t index) const {
-    std::string name = options_.thread_name_prefix + "-" + std::to_string(index);
-    name.resize(std::min<std::size_t>(name.size(), 15));  // the kernel's limit
-    return name;
+  static std::size_t checked_worker_count(std::size_t requested) {
+    if (requested > kMaxWorkers) {
+      throw std::invalid_argument(
+          "confut::ThreadPoolExecutor: max_workers = " + std::to_string(requested) +
+          " is not a thread count (at most " + std::to_string(kMaxWorkers) +
+          "; a negative count converts to a huge one)");
+    }
+    return requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
   }
 
+  /// Starts the workers. If the system refuses a thread, those started are let go and
+  /// joined, and the constructor throws: nothing is left running.
+  void start_workers() {
+    std::size_t started = 0;
+    try {
+      for (; started < worker_count_; ++started) {
+        workers_[started]->thread = std::thread([this, i = started] { worker_main(i); });
+      }
+    } catch (const std::system_error& error) {
+      stop_started_workers(started);
+      throw std::system_error(error.code(), "confut::ThreadPoolExecutor: could not start worker "
+                                            "thread " + std::to_string(started + 1) + " of " +
+                                            std::to_string(worker_count_));
+    } catch (...) {
+      stop_started_workers(started);
+      throw;
+    }
+  }
+
+  void stop_started_workers(std::size_t started) {
+    lifecycle_.store(kShutDown, std::memory_order_seq_cst);
+    injection_.close();
+    // The workers never started will not arrive at the latch the started ones wait on.
+    workers_ready_.count_down(static_cast<std::ptrdiff_t>(worker_count_ - started));
+    wake_all();
+    for (std::size_t i = 0; i < started; ++i) workers_[i]->thread.join();
+  }
+
+  /// "<prefix>-<index>" in full: a worker's label in stats() and traces; spare threads are
+  /// "<prefix>-spare-<slot>".
+  std::string thread_label(std::size_t index) const {
+    if (index >= worker_count_) {
+      return options_.thread_name_prefix + "-spare-" + std::to_string(index - worker_count_);
+    }
+    return options_.thread_name_prefix + "-" + std::to_string(index);
+  }
+
+  /// The OS thread name: the label within the kernel's 15 characters, keeping its index.
   void name_thread(std::size_t index) const {
 #if defined(__linux__)
-    pthread_setname_np(pthread_self(), thread_name(index).c_str());
+    const std::string suffix = index >= worker_count_
+                                   ? "-s" + std::to_string(index - worker_count_)
+                                   : "-" + std::to_string(index);
+    std::string name = options_.thread_name_prefix;
+    name.resize(std::min<std::size_t>(name.size(), 15 - std::min<std::size_t>(suffix.size(), 15)));
+    name = (name + suffix).substr(0, 15);
+    pthread_setname_np(pthread_self(), name.c_str());
 #else
     (void)index;
 #endif
   }
 
+  /// Joins the workers, then the spare threads (more may start while tasks still run and
+  /// wait, hence the rounds). Never called on a pool thread (shutdown throws there).
   void join_workers() {
     std::lock_guard lock(join_mutex_);
-    for (auto& worker : workers_) {
-      if (!worker->thread.joinable()) continue;
-      if (worker->thread.get_id() == std::this_thread::get_id()) {
-        worker->thread.detach();  // shut down from one of its own tasks: cannot join itself
-      } else {
-        worker->thread.join();
+    for (std::size_t i = 0; i < worker_count_; ++i) {
+      if (workers_[i]->thread.joinable()) workers_[i]->thread.join();
+    }
+    while (true) {
+      std::vector<std::thread> spares;
+      {
+        std::lock_guard spare_lock(spare_mutex_);
+        const std::size_t slots = slot_count_.load(std::memory_order_relaxed);
+        for (std::size_t i = worker_count_; i < slots; ++i) {
+          if (workers_[i]->thread.joinable()) spares.push_back(std::move(workers_[i]->thread));
+        }
       }
+      if (spares.empty()) break;
+      for (auto& spare : spares) spare.join();
     }
   }
 
+  /// How long a spare thread that is not needed waits in reserve before it retires.
+  static constexpr auto kSpareLinger = std::chrono::milliseconds(20);
+
   ThreadPoolOptions options_;
   const std::size_t worker_count_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  const std::size_t slot_capacity_;  // workers, then up to kMaxSpareThreads spare slots
+  // Slots [0, slot_count_) exist; workers_[i] never changes once the count covers i.
+  const std::unique_ptr<std::unique_ptr<Worker>[]> workers_;
+  std::atomic<std::size_t> slot_count_{0};
   detail::InjectionQueue injection_;
   std::latch workers_ready_;
 
@@ -738,6 +1052,13 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   mutable std::mutex broken_mutex_;
   std::string broken_reason_;
   std::mutex join_mutex_;
+
+  // Compensation (see begin_blocking): written under spare_mutex_, read anywhere.
+  std::mutex spare_mutex_;
+  std::atomic<std::size_t> unblocked_{0};  // pool threads not blocked in a wait
+  std::atomic<std::size_t> reserve_count_{0};
+  std::vector<detail::ThreadContext*> reserve_;  // spare threads not needed at the moment
+  std::size_t spares_ = 0;                       // spare threads started and not retired
 
   // Statistics and the task-stream recorder.
   const bool statistics_;

@@ -1,7 +1,10 @@
 #pragma once
-// How a thread waits for futures: a short spin, then (on a pool worker) running queued tasks,
-// then sleeping. Before a thread sleeps on a single future it records that edge in the
-// wait-for graph and walks the graph: a walk that comes back to itself is a deadlock.
+// How a thread waits for futures. A pool thread first runs the awaited task itself when it is
+// still queued in its pool (or that task's unstarted inputs), and nothing else; then it
+// sleeps while a spare thread takes its place in the pool (compensation, see
+// ThreadPoolExecutor). Other threads spin briefly, then sleep. Before a thread that runs a
+// task sleeps on a single future it records that edge in the wait-for graph and walks the
+// graph: a walk that comes back to itself is a deadlock.
 
 #include <chrono>
 #include <optional>
@@ -28,15 +31,14 @@ Deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
                             std::chrono::duration<double, std::nano>(timeout));
 }
 
-/// A thread outside a pool spins at most this long before sleeping: a kernel wake-up costs
+/// A waiting thread spins at most this long before sleeping: a kernel wake-up costs
 /// 10-20 us on a VM, a hand-off between spinning threads well under one. How long it really
 /// spins adapts to how long its recent waits took (adaptive_spin.hpp).
 inline constexpr auto kSpinBeforeSleep = std::chrono::microseconds(20);
-/// Helping runs tasks on the waiter's stack. Past this depth a waiter runs only what it
-/// waits for (the chain is as deep as the program's own), never unrelated tasks.
-inline constexpr unsigned kMaxGeneralHelpDepth = 64;
-/// Past this depth it runs nothing, so that the stack cannot overflow.
-inline constexpr unsigned kMaxHelpDepth = 1000;
+/// A pool thread runs the task it waits for on its own stack (and so on, nested) at most
+/// this deep; past it, it sleeps and a spare thread runs the task on a fresh stack. 32 levels
+/// take well under 1 MiB of stack even under sanitizers.
+inline constexpr unsigned kMaxInlineDepth = 32;
 
 /// Walks the wait-for graph from `target`: the task behind it runs on some thread, which may
 /// itself wait for a future, and so on. Returns the tasks on the way when the walk leads back
@@ -100,60 +102,78 @@ class WaitEdge {
   bool recorded_ = false;
 };
 
-/// This thread's spin limit for waits outside a pool.
+/// This thread's spin limit for its waits.
 inline AdaptiveSpin& waiter_spin() noexcept {
   static thread_local AdaptiveSpin spin(kSpinBeforeSleep);
   return spin;
 }
+
+/// Tells the pool that this thread sleeps in a wait, for as long as it exists.
+class BlockingScope {
+ public:
+  BlockingScope(Scheduler* scheduler, StateBase* awaited, bool timed) : scheduler_(scheduler) {
+    if (scheduler_ != nullptr) scheduler_->begin_blocking(awaited, timed);  // may throw
+  }
+  BlockingScope(const BlockingScope&) = delete;
+  BlockingScope& operator=(const BlockingScope&) = delete;
+  ~BlockingScope() {
+    if (scheduler_ != nullptr) scheduler_->end_blocking();
+  }
+
+ private:
+  Scheduler* scheduler_;
+};
 
 /// The sleeping part of block_until (after any spin).
 template <class Ready>
 bool wait_asleep(Ready& ready, const Deadline& deadline, StateBase* awaited,
                  ThreadContext& context, Scheduler* scheduler) {
   WaitEdge edge(context);
-  while (true) {
-    if (ready()) return true;
-    if (deadline && Clock::now() >= *deadline) return false;
-    if (scheduler != nullptr &&
-        scheduler->help(awaited, context.help_depth < kMaxGeneralHelpDepth)) {
-      continue;
-    }
-    // Only a thread that runs a task can close a cycle of waits: others skip the graph.
-    if (awaited != nullptr && !edge.recorded() && context.current_task != nullptr) {
-      edge.record(awaited);  // may throw DeadlockError
-      continue;              // re-check: the state may have moved on meanwhile
-    }
-    if (scheduler != nullptr) scheduler->enter_idle(context);
-    if (!ready() && (scheduler == nullptr || !scheduler->has_work())) {
-      if (deadline) {
-        context.parker.park_until(*deadline);
-      } else {
-        context.parker.park();
-      }
-    }
-    if (scheduler != nullptr) scheduler->leave_idle(context);
+  // Only a thread that runs a task can close a cycle of waits: others skip the graph.
+  if (awaited != nullptr && context.current_task != nullptr) {
+    edge.record(awaited);  // may throw DeadlockError
+    if (ready()) return true;  // the state may have moved on meanwhile
   }
+  BlockingScope blocking(scheduler, awaited, deadline.has_value());
+  while (!ready()) {
+    if (!deadline) {
+      context.parker.park();
+    } else if (Clock::now() >= *deadline) {
+      return false;
+    } else {
+      context.parker.park_until(*deadline);
+    }
+  }
+  return true;
 }
 
 /// Blocks until ready() is true or the deadline passes (returns false then). The caller has
 /// arranged for the thread's parker to be unparked whenever ready() may have changed.
-/// `awaited`, when the wait is for one future, lets a worker run that very task and lets the
-/// deadlock check know the edge. A pool worker helps (runs queued tasks) where another
-/// thread would spin. May throw DeadlockError.
+/// `awaited`, when the wait is for one future, lets a pool thread run that very task and
+/// lets the deadlock check know the edge. May throw DeadlockError, and on a pool thread
+/// confut::Error past the bound on spare threads (see ThreadPoolExecutor).
 template <class Ready>
 bool block_until(Ready&& ready, const Deadline& deadline, StateBase* awaited) {
   if (ready()) return true;
   ThreadContext& context = this_thread_context();
-  Scheduler* const scheduler = context.help_depth < kMaxHelpDepth ? context.scheduler : nullptr;
-  if (scheduler != nullptr) return wait_asleep(ready, deadline, awaited, context, scheduler);
-
+  Scheduler* const scheduler = context.scheduler;
+  // A pool thread runs the awaited task (or its inputs) itself, and nothing else; only in an
+  // untimed wait: a timed wait must return by its deadline, and the task could take longer.
+  if (scheduler != nullptr && awaited != nullptr && !deadline &&
+      context.inline_depth < kMaxInlineDepth) {
+    while (!ready() && scheduler->run_awaited(*awaited)) {
+    }
+    if (ready()) return true;
+  }
   AdaptiveSpin& spin = waiter_spin();
   const auto start = Clock::now();
-  if (spin_until(ready, start + spin.limit(), SpinYield::never)) {
+  auto spin_end = start + spin.limit();
+  if (deadline && *deadline < spin_end) spin_end = *deadline;
+  if (spin_until(ready, spin_end, SpinYield::never)) {
     spin.record(std::chrono::nanoseconds(0));
     return true;
   }
-  const bool done = wait_asleep(ready, deadline, awaited, context, nullptr);
+  const bool done = wait_asleep(ready, deadline, awaited, context, scheduler);
   spin.record(Clock::now() - start);
   return done;
 }

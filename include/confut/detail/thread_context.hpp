@@ -33,16 +33,18 @@ inline void full_fence() noexcept {
 #endif
 }
 
-/// What a waiting pool worker asks of its pool.
+/// What a waiting pool thread asks of its pool.
 class Scheduler {
  public:
-  /// Runs `awaited` or one of its unfinished inputs if one is queued here, else (with
-  /// `any_task`) any queued task. False when it found nothing to run.
-  virtual bool help(StateBase* awaited, bool any_task) = 0;
-  /// From enter_idle until leave_idle, new work unparks this thread.
-  virtual void enter_idle(ThreadContext& context) = 0;
-  virtual void leave_idle(ThreadContext& context) = 0;
-  virtual bool has_work() const noexcept = 0;
+  /// Runs `awaited` on this thread if it is queued in this pool, else one of its unstarted
+  /// inputs queued here. False when there was nothing of it to run.
+  virtual bool run_awaited(StateBase& awaited) = 0;
+  /// This thread is about to sleep in a wait: the pool lets a spare thread take its place.
+  /// Throws confut::Error when `awaited` (untimed) could never run because every thread of
+  /// the pool is blocked and the bound on spare threads is reached.
+  virtual void begin_blocking(StateBase* awaited, bool timed) = 0;
+  /// The wait is over: the thread is back (a spare thread retires once it is not needed).
+  virtual void end_blocking() noexcept = 0;
 
  protected:
   ~Scheduler() = default;
@@ -56,11 +58,15 @@ struct ThreadContext {
 
   std::atomic<std::uint32_t> refs{1};
   Parker parker;
-  /// Set on pool workers: waiting there means helping.
+  /// Set on pool threads (workers and spare threads): their waits go through the pool.
   Scheduler* scheduler = nullptr;
-  /// The innermost task this thread is running (tasks nest when a waiting worker helps).
+  /// The innermost task this thread is running (tasks nest when a waiting thread runs the
+  /// task it waits for).
   StateBase* current_task = nullptr;
-  unsigned help_depth = 0;
+  /// How many awaited tasks this thread runs nested on its stack.
+  unsigned inline_depth = 0;
+  /// A pool's spare thread (see ThreadPoolExecutor); read by the pool under its idle lock.
+  bool spare = false;
   /// The future this thread is blocked on; read and written under wait_graph_mutex().
   StateBase* waiting_on = nullptr;
 };
