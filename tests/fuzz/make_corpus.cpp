@@ -88,7 +88,9 @@ template <>
 std::vector<Node> seeds() {
   Node deep{0, {}};
   for (int i = 1; i < 20; ++i) deep = Node{i, {std::move(deep)}};
-  return {Node{}, Node{1, {Node{2, {}}, Node{3, {Node{4, {}}}}}}, deep};
+  Node deepest{0, {}};  // at the default nesting limit: mutations probe past it
+  for (int i = 1; i < 512; ++i) deepest = Node{i, {std::move(deepest)}};
+  return {Node{}, Node{1, {Node{2, {}}, Node{3, {Node{4, {}}}}}}, deep, deepest};
 }
 
 }  // namespace

@@ -41,8 +41,16 @@ for type in $types; do
   mkdir -p "$build/work/$type"
   log="$build/$type.log"
   rc=0
+  # Inputs up to 4 KiB, but 1 MiB for Node (a chain deep enough to overflow a stack takes
+  # hundreds of KiB) and 64 KiB for big_optionals (whose 1-byte elements take 4 KiB of
+  # memory each: 1 MiB of them is 4 GB, over -rss_limit_mb, legitimately).
+  case $type in
+    node) max_len=1048576 ;;
+    big_optionals) max_len=65536 ;;
+    *) max_len=4096 ;;
+  esac
   CONFUT_FUZZ_TYPE=$type "$build/fuzz_decoder" \
-    -max_total_time="$per_type" -timeout=25 -rss_limit_mb=2048 -max_len=4096 \
+    -max_total_time="$per_type" -timeout=25 -rss_limit_mb=2048 -max_len="$max_len" \
     -print_final_stats=1 -artifact_prefix="$build/findings/$type-" \
     "$build/work/$type" "$corpus/$type" >"$log" 2>&1 || rc=$?
   runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -n1)
