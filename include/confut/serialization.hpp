@@ -78,7 +78,8 @@
 namespace confut {
 
 /// The bytes being decoded are truncated or corrupt (a length beyond the end of the input, an
-/// invalid std::variant index or bool, bytes left over after `from_bytes`).
+/// invalid std::variant index or bool, bytes left over after `from_bytes`), go past a
+/// WireLimits, or describe a value larger than the memory available.
 class DecodeError : public Error {
  public:
   using Error::Error;
@@ -93,8 +94,8 @@ class EncodeError : public Error {
 /// What one message may make the decoder do. Depth counts the containers (std::vector, the
 /// maps and sets) and `Codec` types a value lies in: for
 /// `struct Node { int value; std::vector<Node> children; }`, a tree of N levels has depth N.
-/// Aggregates, pairs, tuples, arrays, optionals and variants add no depth (their nesting is
-/// fixed by the type). Strings and vectors of scalars are one level and read in one copy.
+/// Aggregates, pairs, tuples, arrays, optionals, variants and strings add no depth (their
+/// nesting is fixed by the type), and a vector of numbers is one level, read in one copy.
 struct WireLimits {
   /// Containers nested deeper than this fail to decode (DecodeError) and to encode
   /// (EncodeError). 512 levels take about 0.5 MiB of stack in a debug build and 1 MiB under
@@ -119,8 +120,9 @@ inline WireLimits default_wire_limits() noexcept {
 }
 
 /// Sets the limits used from now on by readers and writers that are not given any, in this
-/// process. Call it early in `main`. A worker process of a process pool has its own: set them
-/// there in the pool's initializer (ProcessPoolOptions::initializer) as well.
+/// process. Call it early in `main`. A worker process of a process pool has its own copy (the
+/// parent's at the fork, or the defaults when the fork server was re-executed): set them in
+/// the pool's initializer (ProcessPoolOptions::initializer) as well.
 inline void set_default_wire_limits(const WireLimits& limits) noexcept {
   detail::default_max_depth.store(limits.max_depth, std::memory_order_relaxed);
   detail::default_max_empty_elements.store(limits.max_empty_elements,
