@@ -9,6 +9,7 @@ packages=(
   ninja-build
   g++               # >= 12, C++20
   clang             # the TSan build prefers clang++ (scripts/test.sh); same choice locally and in CI
+  libclang-rt-14-dev  # clang's sanitizer and libFuzzer runtimes: the decoder fuzzer (tests/fuzz/run.sh)
   catch2            # Catch2 2.x: tests
   libbenchmark-dev  # Google Benchmark: bench/
 )

@@ -3,13 +3,15 @@
 #   debug  g++, Debug; also examples, benchmarks and the header self-check
 #   tsan   ThreadSanitizer (clang++ if it works with this libstdc++, else g++)
 #   asan   g++, AddressSanitizer + UndefinedBehaviorSanitizer
+#   fuzz   clang++ libFuzzer + ASan + UBSan over the decoder, about a minute in all
+#          (tests/fuzz/run.sh; CONFUT_FUZZ_SECONDS sets the total); each type counts as a test
 # CONFUT_CONFIGS picks a subset, e.g.  CONFUT_CONFIGS=debug bash scripts/test.sh
 # CONFUT_TSAN_CXX forces the TSan compiler.
 # Stops at the first failure; the last line is always "N passed, M failed".
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-configs=${CONFUT_CONFIGS:-debug tsan asan}
+configs=${CONFUT_CONFIGS:-debug tsan asan fuzz}
 build_jobs=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
@@ -120,6 +122,24 @@ run_ctest() {
   return "$rc"
 }
 
+# run_fuzz: tests/fuzz/run.sh, whose last line "fuzz: N passed, M failed" (one per fuzzed
+# type) adds to the totals.
+run_fuzz() {
+  local log=build/fuzz.log
+  local rc=0
+  mkdir -p build
+  bash tests/fuzz/run.sh 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+  local counts
+  counts=$(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$log" | tail -n1)
+  if [ -n "$counts" ]; then
+    passed=$((passed + ${counts% *}))
+    failed=$((failed + ${counts#* }))
+  elif [ "$rc" -ne 0 ]; then
+    failed=$((failed + 1))
+  fi
+  return "$rc"
+}
+
 # build_config <name> <cmake args...>: a fresh configure (so a changed compiler
 # or option always takes effect), then an incremental build.
 build_config() {
@@ -174,8 +194,12 @@ for config in $configs; do
         ASAN_OPTIONS="detect_leaks=$detect_leaks:abort_on_error=1" \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
       ;;
+    fuzz)
+      step "fuzz: the decoder under libFuzzer"
+      run_fuzz
+      ;;
     *)
-      echo "test.sh: unknown configuration '$config' (known: debug tsan asan)" >&2
+      echo "test.sh: unknown configuration '$config' (known: debug tsan asan fuzz)" >&2
       exit 2
       ;;
   esac

@@ -25,6 +25,22 @@
 /// C arrays, classes with private members) fails to compile in `encode`/`decode` with a
 /// static_assert saying "cannot be sent to another process" and naming the type.
 ///
+/// Untrusted input: the decoder treats its bytes as hostile. Whatever they hold, it throws
+/// DecodeError and nothing else, before doing more work or taking more memory than the input
+/// accounts for (see WireLimits):
+/// - a count of elements must fit in the bytes left, at the fewest bytes an element can take;
+/// - elements that take no bytes at all (std::monostate, empty structs, std::tuple<>) count
+///   against `WireLimits::max_empty_elements` for the whole message;
+/// - memory reserved ahead of decoding is at most what the bytes left can fill; past that,
+///   containers grow as their elements arrive; a value that still needs more memory than the
+///   process can have (std::bad_alloc, std::length_error) fails with DecodeError;
+/// - containers nested deeper than `WireLimits::max_depth` fail with DecodeError (and fail to
+///   encode with EncodeError), so that a deep value cannot overflow the stack;
+/// - a bool, an optional's flag or a variant's index out of range is DecodeError.
+/// Enums are read as their bytes: give them a fixed underlying type (`enum class E`, or
+/// `enum E : int`), which makes every value of that type valid; for an enum without one, a
+/// value outside its range is not checked.
+///
 /// Format: scalars as their bytes; bool and the std::optional flag as one byte (0 or 1);
 /// lengths, counts and std::variant indices as std::uint64_t; members and elements in order.
 /// Vectors and arrays of padding-free trivially copyable elements are copied with one memcpy.
@@ -32,7 +48,9 @@
 /// Thread safety: a WireWriter or WireReader is used by one thread at a time; the free
 /// functions keep no state.
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -41,8 +59,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <new>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -58,11 +78,56 @@
 namespace confut {
 
 /// The bytes being decoded are truncated or corrupt (a length beyond the end of the input, an
-/// invalid std::variant index or bool, bytes left over after `from_bytes`).
+/// invalid std::variant index or bool, bytes left over after `from_bytes`), go past a
+/// WireLimits, or describe a value larger than the memory available.
 class DecodeError : public Error {
  public:
   using Error::Error;
 };
+
+/// A value cannot be encoded: its containers are nested deeper than `WireLimits::max_depth`.
+class EncodeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// What one message may make the decoder do. Depth counts the containers (std::vector, the
+/// maps and sets) and `Codec` types a value lies in: for
+/// `struct Node { int value; std::vector<Node> children; }`, a tree of N levels has depth N.
+/// Aggregates, pairs, tuples, arrays, optionals, variants and strings add no depth (their
+/// nesting is fixed by the type), and a vector of numbers is one level, read in one copy.
+struct WireLimits {
+  /// Containers nested deeper than this fail to decode (DecodeError) and to encode
+  /// (EncodeError). 512 levels take about 0.5 MiB of stack in a debug build and 1 MiB under
+  /// AddressSanitizer, of the 8 MiB a thread has by default on Linux.
+  std::size_t max_depth = 512;
+  /// Elements that take no bytes (std::monostate, empty structs, std::tuple<>, and Codec
+  /// types that read nothing) allowed in one message, all containers together.
+  std::size_t max_empty_elements = std::size_t{1} << 20;
+};
+
+namespace detail {
+inline std::atomic<std::size_t> default_max_depth{WireLimits{}.max_depth};
+inline std::atomic<std::size_t> default_max_empty_elements{WireLimits{}.max_empty_elements};
+struct WireAccess;
+}  // namespace detail
+
+/// The limits that WireReader and WireWriter take when none are given, which the process
+/// pools use for every task and result.
+inline WireLimits default_wire_limits() noexcept {
+  return {detail::default_max_depth.load(std::memory_order_relaxed),
+          detail::default_max_empty_elements.load(std::memory_order_relaxed)};
+}
+
+/// Sets the limits used from now on by readers and writers that are not given any, in this
+/// process. Call it early in `main`. A worker process of a process pool has its own copy (the
+/// parent's at the fork, or the defaults when the fork server was re-executed): set them in
+/// the pool's initializer (ProcessPoolOptions::initializer) as well.
+inline void set_default_wire_limits(const WireLimits& limits) noexcept {
+  detail::default_max_depth.store(limits.max_depth, std::memory_order_relaxed);
+  detail::default_max_empty_elements.store(limits.max_empty_elements,
+                                           std::memory_order_relaxed);
+}
 
 class WireWriter;
 class WireReader;
@@ -91,6 +156,10 @@ detail::decoded_t<T> decode(WireReader& reader);
 /// @endcode
 class WireWriter {
  public:
+  WireWriter() noexcept : max_depth_(detail::default_max_depth.load(std::memory_order_relaxed)) {}
+  /// A writer whose values may nest containers at most `limits.max_depth` deep.
+  explicit WireWriter(const WireLimits& limits) noexcept : max_depth_(limits.max_depth) {}
+
   /// Appends `size` raw bytes.
   void write_bytes(const void* data, std::size_t size) {
     if (size == 0) return;  // data may be null then
@@ -120,8 +189,11 @@ class WireWriter {
   void clear() noexcept { buffer_.clear(); }
 
  private:
+  friend struct detail::WireAccess;
   static constexpr std::size_t kSmallWrite = 64;
   std::vector<std::byte> buffer_;
+  std::size_t max_depth_;
+  std::size_t depth_ = 0;  // containers being encoded, around the current value
 };
 
 /// Reads encoded values, in the order they were written, from bytes it does not own.
@@ -133,7 +205,14 @@ class WireWriter {
 /// @endcode
 class WireReader {
  public:
-  WireReader(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  /// Reads `size` bytes at `data` within `limits`.
+  WireReader(const std::byte* data, std::size_t size,
+             const WireLimits& limits = default_wire_limits()) noexcept
+      : data_(data),
+        size_(size),
+        max_depth_(limits.max_depth),
+        max_empty_elements_(limits.max_empty_elements),
+        empty_elements_left_(limits.max_empty_elements) {}
 
   /// Copies the next `size` bytes to `out`; throws DecodeError if fewer remain.
   void read_bytes(void* out, std::size_t size) {
@@ -154,10 +233,18 @@ class WireReader {
 
   std::size_t remaining() const noexcept { return size_ - position_; }
 
+  /// The limits this reader applies.
+  WireLimits limits() const noexcept { return {max_depth_, max_empty_elements_}; }
+
  private:
+  friend struct detail::WireAccess;
   const std::byte* data_;
   std::size_t size_;
   std::size_t position_ = 0;
+  std::size_t max_depth_;
+  std::size_t depth_ = 0;  // containers being decoded, around the current value
+  std::size_t max_empty_elements_;
+  std::size_t empty_elements_left_;
 };
 
 /// The customization point. Specialize it to make your own type sendable; a specialization
@@ -240,6 +327,48 @@ inline bool read_flag(WireReader& reader) {
   return wire == 1;
 }
 
+/// The limits' bookkeeping inside WireReader and WireWriter.
+struct WireAccess {
+  /// One more level of containers for as long as it lives; throws past the maximum depth.
+  template <class Wire>
+  class Nesting {
+   public:
+    explicit Nesting(Wire& wire) : wire_(wire) {
+      if (wire.depth_ >= wire.max_depth_) too_deep();
+      ++wire.depth_;
+    }
+    ~Nesting() { --wire_.depth_; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+
+   private:
+    [[noreturn]] void too_deep() const {
+      const std::string what = "containers nested deeper than the limit of " +
+                               std::to_string(wire_.max_depth_) +
+                               " levels (WireLimits::max_depth)";
+      if constexpr (std::is_same_v<Wire, WireReader>) {
+        throw DecodeError("confut: corrupt or too deep input: " + what);
+      } else {
+        throw EncodeError("confut: cannot encode the value: " + what);
+      }
+    }
+    Wire& wire_;
+  };
+
+  static bool outermost(const WireReader& reader) noexcept { return reader.depth_ == 0; }
+
+  /// Takes `count` elements that take no bytes from the message's allowance.
+  static void take_empty_elements(WireReader& reader, std::size_t count) {
+    if (count > reader.empty_elements_left_) {
+      throw DecodeError("confut: corrupt input: " + std::to_string(count) +
+                        " more elements that take no bytes, over the limit of " +
+                        std::to_string(reader.max_empty_elements_) +
+                        " in one message (WireLimits::max_empty_elements)");
+    }
+    reader.empty_elements_left_ -= count;
+  }
+};
+
 template <class T>
 struct Rule;
 
@@ -251,6 +380,75 @@ constexpr std::size_t min_encoded_size() {
     return 0;
   } else {
     return Rule<U>::min_size();
+  }
+}
+
+/// An encoded T never takes any byte: std::monostate, empty structs, std::tuple<>, and what
+/// is made only of those. (False for Codec types, which may or may not write anything.)
+template <class T>
+constexpr bool encodes_to_nothing() {
+  using U = std::remove_cv_t<T>;
+  if constexpr (codec_specialized<U>) {
+    return false;
+  } else {
+    return Rule<U>::empty();
+  }
+}
+
+/// T can hold others of its kind, to any depth: it counts against WireLimits::max_depth.
+template <class T>
+constexpr bool counts_depth() {
+  if constexpr (codec_specialized<T>) {
+    return true;
+  } else {
+    return Rule<T>::nests();
+  }
+}
+
+/// How the elements of a container whose elements are made of `Parts` are counted against
+/// the input: `min_size` bytes at least each, or none at all (`empty`), or unknown (a Codec).
+template <class... Parts>
+struct ElementCost {
+  static constexpr std::size_t min_size = (std::size_t{0} + ... + min_encoded_size<Parts>());
+  static constexpr bool empty = (encodes_to_nothing<Parts>() && ...);
+};
+
+/// Reads the count of a container whose elements cost `Cost`, and rejects one that the input
+/// cannot hold (or, for elements of no bytes, that the message's allowance cannot), before
+/// anything is allocated for it.
+template <class Cost>
+std::size_t read_count(WireReader& reader) {
+  const std::size_t size = read_size(reader, Cost::min_size);
+  if constexpr (Cost::min_size == 0 && Cost::empty) WireAccess::take_empty_elements(reader, size);
+  return size;
+}
+
+/// Calls `decode_one` `size` times. Where an element's size is unknown (a Codec), one that
+/// read no bytes counts against WireLimits::max_empty_elements.
+template <class Cost, class DecodeOne>
+void decode_each(WireReader& reader, std::size_t size, DecodeOne decode_one) {
+  for (std::size_t i = 0; i < size; ++i) {
+    if constexpr (Cost::min_size == 0 && !Cost::empty) {
+      const std::size_t before = reader.remaining();
+      decode_one();
+      if (reader.remaining() == before) WireAccess::take_empty_elements(reader, 1);
+    } else {
+      decode_one();
+    }
+  }
+}
+
+/// Reserves room, where the container can (vectors, unordered containers), for the `size`
+/// elements that read_count accepted, but for no more than the bytes left in the input could
+/// fill in memory: an element may take far more memory than bytes on the wire (a
+/// std::optional<std::array<double, 512>> takes one byte when empty), and the container
+/// grows past that only as elements actually arrive.
+template <class Cost, class Container>
+void reserve_bounded(const WireReader& reader, Container& container, std::size_t size) {
+  if constexpr (Cost::min_size != 0 && requires { container.reserve(size); }) {
+    constexpr std::size_t element_memory =
+        std::max(sizeof(typename Container::value_type), sizeof(void*));
+    container.reserve(std::min(size, reader.remaining() / element_memory));
   }
 }
 
@@ -282,14 +480,19 @@ struct NoRule {
   using parts = type_list<>;
   static constexpr std::size_t min_size() { return 0; }
   static constexpr bool bulk() { return false; }
+  static constexpr bool empty() { return false; }
+  static constexpr bool nests() { return false; }
 };
 
+/// `empty()`: encodes to no bytes; `nests()`: a container, which counts against max_depth.
 template <class... Parts>
 struct RuleBase {
   static constexpr bool exists = true;
   using parts = type_list<Parts...>;
   static constexpr std::size_t min_size() { return 0; }
   static constexpr bool bulk() { return false; }
+  static constexpr bool empty() { return false; }
+  static constexpr bool nests() { return false; }
 };
 
 /// Arithmetic types other than bool, and enums (std::byte included): their bytes.
@@ -319,6 +522,7 @@ struct AggregateRuleFor : RuleBase<Members...> {
   static constexpr std::size_t min_size() {
     return (std::size_t{0} + ... + min_encoded_size<Members>());
   }
+  static constexpr bool empty() { return (encodes_to_nothing<Members>() && ...); }
   static constexpr bool bulk() {
     return std::is_copy_assignable_v<T> &&
            all_bulk_copyable_without_padding(sizeof(T), type_list<std::remove_cv_t<Members>...>{});
@@ -383,26 +587,12 @@ struct Rule<std::basic_string<Char, Traits, Allocator>> : RuleBase<> {
   }
 };
 
-/// Reserves room for `size` elements where the container can (vectors, unordered containers),
-/// once read_size has checked that the input holds them (`min_element_size` is not 0).
-template <std::size_t min_element_size, class Container>
-void reserve_checked(Container& container, std::size_t size) {
-  if constexpr (min_element_size != 0 && requires { container.reserve(size); }) {
-    container.reserve(size);
-  }
-}
-
-/// Reads `size` elements of T one by one into `container` with `insert(container, element)`.
-template <class T, class Container, class Insert>
-void decode_elements(WireReader& reader, std::size_t size, Container& container, Insert insert) {
-  for (std::size_t i = 0; i < size; ++i) insert(container, confut::decode<T>(reader));
-}
-
 /// std::vector: length, then the elements (one memcpy when bulk_copyable).
 template <class T, class Allocator>
 struct Rule<std::vector<T, Allocator>> : RuleBase<T> {
   using Vector = std::vector<T, Allocator>;
   static constexpr std::size_t min_size() { return sizeof(std::uint64_t); }
+  static constexpr bool nests() { return true; }
   static void encode(WireWriter& writer, const Vector& value) {
     write_size(writer, value.size());
     if constexpr (bulk_copyable<T>()) {
@@ -418,11 +608,11 @@ struct Rule<std::vector<T, Allocator>> : RuleBase<T> {
       reader.read_bytes(value.data(), size * sizeof(T));
       return value;
     } else {
-      constexpr std::size_t element_size = min_encoded_size<T>();
-      const std::size_t size = read_size(reader, element_size);
+      using Cost = ElementCost<T>;
+      const std::size_t size = read_count<Cost>(reader);
       Vector value;
-      reserve_checked<element_size>(value, size);
-      decode_elements<T>(reader, size, value, [](Vector& v, T&& e) { v.push_back(std::move(e)); });
+      reserve_bounded<Cost>(reader, value, size);
+      decode_each<Cost>(reader, size, [&] { value.push_back(confut::decode<T>(reader)); });
       return value;
     }
   }
@@ -460,6 +650,7 @@ template <class T, std::size_t N>
 struct Rule<std::array<T, N>> : RuleBase<T> {
   using Array = std::array<T, N>;
   static constexpr std::size_t min_size() { return N * min_encoded_size<T>(); }
+  static constexpr bool empty() { return N == 0 || encodes_to_nothing<T>(); }
   static constexpr bool bulk() { return bulk_copyable<T>() && sizeof(Array) == N * sizeof(T); }
   static void encode(WireWriter& writer, const Array& value) {
     if constexpr (bulk()) {
@@ -490,6 +681,9 @@ struct Rule<std::pair<First, Second>> : RuleBase<First, Second> {
   static constexpr std::size_t min_size() {
     return min_encoded_size<First>() + min_encoded_size<Second>();
   }
+  static constexpr bool empty() {
+    return encodes_to_nothing<First>() && encodes_to_nothing<Second>();
+  }
   static void encode(WireWriter& writer, const std::pair<First, Second>& value) {
     confut::encode(writer, value.first);
     confut::encode(writer, value.second);
@@ -504,6 +698,7 @@ struct Rule<std::tuple<Ts...>> : RuleBase<Ts...> {
   static constexpr std::size_t min_size() {
     return (std::size_t{0} + ... + min_encoded_size<Ts>());
   }
+  static constexpr bool empty() { return (encodes_to_nothing<Ts>() && ...); }
   static void encode(WireWriter& writer, const std::tuple<Ts...>& value) {
     std::apply([&writer](const auto&... elements) { (confut::encode(writer, elements), ...); },
                value);
@@ -517,6 +712,7 @@ struct Rule<std::tuple<Ts...>> : RuleBase<Ts...> {
 template <class Map, class Key, class Value>
 struct MapRule : RuleBase<Key, Value> {
   static constexpr std::size_t min_size() { return sizeof(std::uint64_t); }
+  static constexpr bool nests() { return true; }
   static void encode(WireWriter& writer, const Map& value) {
     write_size(writer, value.size());
     for (const auto& [key, mapped] : value) {
@@ -525,16 +721,16 @@ struct MapRule : RuleBase<Key, Value> {
     }
   }
   static Map decode(WireReader& reader) {
-    constexpr std::size_t entry_size = min_encoded_size<Key>() + min_encoded_size<Value>();
-    const std::size_t size = read_size(reader, entry_size);
+    using Cost = ElementCost<Key, Value>;
+    const std::size_t size = read_count<Cost>(reader);
     Map value;
-    reserve_checked<entry_size>(value, size);
-    for (std::size_t i = 0; i < size; ++i) {
+    reserve_bounded<Cost>(reader, value, size);
+    decode_each<Cost>(reader, size, [&] {
       Key key = confut::decode<Key>(reader);
       Value mapped = confut::decode<Value>(reader);
       // Ordered maps arrive sorted, so the end is the right hint; equal keys keep their order.
       value.emplace_hint(value.end(), std::move(key), std::move(mapped));
-    }
+    });
     return value;
   }
 };
@@ -543,17 +739,18 @@ struct MapRule : RuleBase<Key, Value> {
 template <class Set, class Key>
 struct SetRule : RuleBase<Key> {
   static constexpr std::size_t min_size() { return sizeof(std::uint64_t); }
+  static constexpr bool nests() { return true; }
   static void encode(WireWriter& writer, const Set& value) {
     write_size(writer, value.size());
     for (const Key& key : value) confut::encode(writer, key);
   }
   static Set decode(WireReader& reader) {
-    constexpr std::size_t element_size = min_encoded_size<Key>();
-    const std::size_t size = read_size(reader, element_size);
+    using Cost = ElementCost<Key>;
+    const std::size_t size = read_count<Cost>(reader);
     Set value;
-    reserve_checked<element_size>(value, size);
-    decode_elements<Key>(reader, size, value,
-                         [](Set& s, Key&& k) { s.emplace_hint(s.end(), std::move(k)); });
+    reserve_bounded<Cost>(reader, value, size);
+    decode_each<Cost>(reader, size,
+                      [&] { value.emplace_hint(value.end(), confut::decode<Key>(reader)); });
     return value;
   }
 };
@@ -629,6 +826,7 @@ struct Rule<std::variant<Ts...>> : RuleBase<Ts...> {
 
 template <>
 struct Rule<std::monostate> : RuleBase<> {
+  static constexpr bool empty() { return true; }
   static void encode(WireWriter&, const std::monostate&) {}
   static std::monostate decode(WireReader&) { return {}; }
 };
@@ -858,16 +1056,37 @@ using rejection_t = std::conditional_t<
 
 }  // namespace detail
 
+namespace detail {
+template <class U>
+void encode_value(WireWriter& writer, const U& value) {
+  if constexpr (codec_specialized<U>) {
+    Codec<U>::encode(writer, value);
+  } else {
+    Rule<U>::encode(writer, value);
+  }
+}
+
+template <class U>
+U decode_value(WireReader& reader) {
+  if constexpr (codec_specialized<U>) {
+    return Codec<U>::decode(reader);
+  } else {
+    return Rule<U>::decode(reader);
+  }
+}
+}  // namespace detail
+
 /// Appends `value` to `writer`. T must be Sendable; otherwise this does not compile, and
 /// the error names the type that cannot be sent.
 template <class T>
 void encode(WireWriter& writer, const T& value) {
   if constexpr (!Sendable<T>) {
     static_cast<void>(sizeof(detail::rejection_t<T>));
-  } else if constexpr (detail::codec_specialized<std::remove_cv_t<T>>) {
-    Codec<std::remove_cv_t<T>>::encode(writer, value);
+  } else if constexpr (detail::counts_depth<std::remove_cv_t<T>>()) {
+    const detail::WireAccess::Nesting<WireWriter> nesting(writer);
+    detail::encode_value<std::remove_cv_t<T>>(writer, value);
   } else {
-    detail::Rule<std::remove_cv_t<T>>::encode(writer, value);
+    detail::encode_value<std::remove_cv_t<T>>(writer, value);
   }
 }
 
@@ -877,17 +1096,32 @@ detail::decoded_t<T> decode(WireReader& reader) {
   if constexpr (!Sendable<T>) {
     static_cast<void>(sizeof(detail::rejection_t<T>));
     throw DecodeError("unreachable");  // ends the function without more errors
-  } else if constexpr (detail::codec_specialized<std::remove_cv_t<T>>) {
-    return Codec<std::remove_cv_t<T>>::decode(reader);
+  } else if constexpr (detail::counts_depth<std::remove_cv_t<T>>()) {
+    if (!detail::WireAccess::outermost(reader)) {
+      const detail::WireAccess::Nesting<WireReader> nesting(reader);
+      return detail::decode_value<std::remove_cv_t<T>>(reader);
+    }
+    // The outermost container: whatever memory its elements still need past the bounded
+    // reserve is the input's to justify, and running out of it is the input's fault.
+    try {
+      const detail::WireAccess::Nesting<WireReader> nesting(reader);
+      return detail::decode_value<std::remove_cv_t<T>>(reader);
+    } catch (const std::bad_alloc&) {
+      throw DecodeError("confut: the input describes a value larger than the memory "
+                        "available (std::bad_alloc while decoding)");
+    } catch (const std::length_error& e) {
+      throw DecodeError(std::string("confut: the input describes a value too large to hold (") +
+                        e.what() + ")");
+    }
   } else {
-    return detail::Rule<std::remove_cv_t<T>>::decode(reader);
+    return detail::decode_value<std::remove_cv_t<T>>(reader);
   }
 }
 
 /// `value` encoded into a new buffer.
 template <class T>
-std::vector<std::byte> to_bytes(const T& value) {
-  WireWriter writer;
+std::vector<std::byte> to_bytes(const T& value, const WireLimits& limits = default_wire_limits()) {
+  WireWriter writer(limits);
   confut::encode(writer, value);
   return std::move(writer.buffer());
 }
@@ -895,8 +1129,9 @@ std::vector<std::byte> to_bytes(const T& value) {
 /// Decodes a T that must take exactly `size` bytes: throws DecodeError if bytes are missing
 /// or left over.
 template <class T>
-T from_bytes(const std::byte* data, std::size_t size) {
-  WireReader reader(data, size);
+T from_bytes(const std::byte* data, std::size_t size,
+             const WireLimits& limits = default_wire_limits()) {
+  WireReader reader(data, size, limits);
   T value = confut::decode<T>(reader);
   if (reader.remaining() != 0) {
     throw DecodeError("confut: corrupt input: " + std::to_string(reader.remaining()) +
