@@ -5,13 +5,17 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <future>
 #include <iterator>
 #include <list>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include <confut/confut.hpp>
+#include <confut/process_pool.hpp>
 
 #include "test_support.hpp"
 
@@ -304,4 +308,67 @@ TEST_CASE("to_vector inside a task of a one-worker pool does not deadlock (W7a's
     return squares.at(0) + squares.at(1) + squares.at(2) + squares.at(3);
   });
   REQUIRE(outer.result(std::chrono::seconds(30)) == 30);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A failed chunk (issue 17): every input still yields exactly one element, at its position.
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+int abort_on_six(int x) {
+  if (x == 6) std::abort();
+  return 10 * x;
+}
+}  // namespace
+
+TEST_CASE("map: a failed chunk yields one error per element, later values keep their positions",
+          "[map][chunks][errors][process_pool]") {
+  confut::ProcessPoolExecutor ex(2);
+  std::vector<int> inputs(16);
+  for (int i = 0; i < 16; ++i) inputs[static_cast<std::size_t>(i)] = i;
+  for (std::size_t buffersize : {0u, 2u}) {
+    CAPTURE(buffersize);
+    std::vector<std::string> seen;  // "v<value>" or "died"
+    auto results = ex.map(abort_on_six, inputs, {.chunksize = 4, .buffersize = buffersize});
+    for (auto it = results.begin(); it != results.end(); ++it) {
+      try {
+        seen.push_back("v" + std::to_string(*it));
+      } catch (const confut::WorkerDied&) {
+        seen.push_back("died");
+      }
+    }
+    REQUIRE(seen.size() == inputs.size());
+    for (int i = 0; i < 16; ++i) {
+      CAPTURE(i);
+      REQUIRE(seen[static_cast<std::size_t>(i)] ==
+              (i >= 4 && i < 8 ? std::string("died") : "v" + std::to_string(10 * i)));
+    }
+  }
+  REQUIRE_THROWS_AS(ex.map(abort_on_six, inputs, {.chunksize = 4}).to_vector(),
+                    confut::WorkerDied);
+  REQUIRE(ex.map(abort_on_six, std::vector<int>{7, 8, 9}, {.chunksize = 4}).to_vector() ==
+          std::vector<int>{70, 80, 90});
+}
+
+TEST_CASE("map: a cancelled chunk yields CancelledError for each of its elements",
+          "[map][chunks][cancel]") {
+  confut::ThreadPoolExecutor ex(1);
+  Gate gate;
+  std::promise<void> started;
+  auto blocker = ex.submit([&started, gate] {
+    started.set_value();
+    gate.wait();
+    return 0;
+  });
+  REQUIRE(started.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  auto results = ex.map(square, std::vector<int>{1, 2, 3, 4, 5, 6}, {.chunksize = 4});
+  ex.shutdown(false, true);  // cancels both chunks: neither has started
+  gate.open();
+  REQUIRE(blocker.result(std::chrono::seconds(30)) == 0);
+  int cancelled = 0;
+  for (auto it = results.begin(); it != results.end(); ++it) {
+    REQUIRE_THROWS_AS(*it, confut::CancelledError);
+    ++cancelled;
+  }
+  REQUIRE(cancelled == 6);
 }

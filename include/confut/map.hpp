@@ -81,6 +81,7 @@ class MapResults {
   struct InFlight {
     Future<Result> single;
     Future<Chunk> chunk;
+    std::size_t chunk_size = 0;  // the chunk's element count: a failed chunk yields as many
   };
 
  public:
@@ -197,22 +198,24 @@ class MapResults {
                                     return executor_->submit(fn_, std::move(args)...);
                                   },
                                   next_arguments()),
-                              {}});
+                              {},
+                              1});
       } else {
         std::vector<Arguments> chunk;
         chunk.reserve(options_.chunksize);
         while (chunk.size() < options_.chunksize && !input_exhausted()) {
           chunk.push_back(next_arguments());
         }
+        const std::size_t size = chunk.size();
         if constexpr (requires {
                         executor_->template submit_map_chunk<value_type>(fn_, std::move(chunk));
                       }) {
           // An executor that cannot run run_chunk itself (a process pool) brings its own.
           in_flight_.push_back(
-              {{}, executor_->template submit_map_chunk<value_type>(fn_, std::move(chunk))});
+              {{}, executor_->template submit_map_chunk<value_type>(fn_, std::move(chunk)), size});
         } else {
           in_flight_.push_back(
-              {{}, executor_->submit(&MapResults::run_chunk, fn_, std::move(chunk))});
+              {{}, executor_->submit(&MapResults::run_chunk, fn_, std::move(chunk)), size});
         }
       }
     }
@@ -260,15 +263,15 @@ class MapResults {
     InFlight next = std::move(in_flight_.front());
     in_flight_.pop_front();
     if (next.single.valid()) {
-      take_from(next.single);
+      take_from(next.single, 1);
     } else {
-      take_from(next.chunk);
+      take_from(next.chunk, next.chunk_size);
     }
     if (!stopped_) fill();
   }
 
   template <class Value>
-  void take_from(Future<Value>& future) {
+  void take_from(Future<Value>& future, std::size_t elements) {
     if (!wait_for_state(*future.state(), deadline_)) {
       // Python's map gives up on the whole iteration once the deadline passes.
       current_ = Outcome(std::in_place_index<1>,
@@ -277,11 +280,25 @@ class MapResults {
       return;
     }
     if constexpr (std::is_same_v<Value, Chunk>) {
-      if (std::exception_ptr error = future.exception()) {  // the chunk task itself failed
-        current_ = Outcome(std::in_place_index<1>, error);
-        return;
+      std::exception_ptr error;
+      try {
+        error = future.exception();
+      } catch (...) {  // CancelledError: the chunk was cancelled (e.g. by shutdown)
+        error = std::current_exception();
       }
-      chunk_ = std::move(const_cast<Chunk&>(future.result()));
+      if (error) {
+        // The chunk task itself failed (a worker crash, a reply that cannot be decoded, a
+        // timeout, a cancellation): each of its elements yields that error, so that every later value stays
+        // at its input's position.
+        chunk_.assign(elements, Outcome(std::in_place_index<1>, error));
+      } else {
+        chunk_ = std::move(const_cast<Chunk&>(future.result()));
+        if (chunk_.size() != elements) {
+          chunk_.assign(elements, Outcome(std::in_place_index<1>,
+                                          std::make_exception_ptr(Error(
+                                              "map(): a chunk's reply has the wrong length"))));
+        }
+      }
       current_ = std::move(chunk_[chunk_position_++]);
     } else {
       try {
