@@ -133,7 +133,8 @@ class [[nodiscard]] Future {
   /// Cancels the task if it has not started. True when the future is (now) cancelled.
   bool cancel() { return checked_state().cancel(); }
 
-  /// Calls `fn(future)` once the future is done, on the thread that completes it, or at once
+  /// Calls `fn(future)` once the future is done, on the thread that completes it (for a
+  /// process pool's future: on the pool's callback thread, in completion order), or at once
   /// on this thread if it is already done. Callbacks run in registration order; an exception
   /// from one goes to the unobserved-error handler.
   template <class Fn>
@@ -163,7 +164,10 @@ class [[nodiscard]] Future {
  private:
   template <class Fn>
   struct CallbackNode : detail::Continuation {
-    explicit CallbackNode(Fn callback) : fn(std::move(callback)) { fire = &CallbackNode::run; }
+    explicit CallbackNode(Fn callback) : fn(std::move(callback)) {
+      fire = &CallbackNode::run;
+      user_code = true;
+    }
     static void run(detail::Continuation* self, detail::StateBase& state) noexcept {
       auto* node = static_cast<CallbackNode*>(self);
       try {
