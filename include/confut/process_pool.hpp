@@ -725,7 +725,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   /// to another worker (see take_back_stalled): a live worker starts its head within
   /// microseconds, a few milliseconds on a loaded machine.
   static constexpr auto kStallAfter = std::chrono::milliseconds(250);
-  /// With task_timeout, how often the dispatcher looks whether a worker started its head.
+  /// How often the dispatcher looks whether a worker started its head (with task_timeout:
+  /// that start wakes no one), and again at a stalled one that could not give its tasks away.
   static constexpr auto kStartPoll = std::chrono::milliseconds(20);
 
   struct Outgoing {
@@ -1600,8 +1601,10 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
         continue;
       }
       if (slot.phase == Phase::idle) continue;
-      if (!slot.in_flight.front().on_socket && !slot.stalled) {
-        earliest = std::min(earliest, slot.head_started + kStallAfter);
+      if (slots_.size() > 1 && !slot.in_flight.front().on_socket && !slot.stalled) {
+        // Past due: no other worker could take its tasks then; look again a while later.
+        const auto stall_check = std::max(slot.head_started + kStallAfter, now + kStartPoll);
+        earliest = std::min(earliest, stall_check);
       }
       if (options_.task_timeout) earliest = std::min(earliest, now + kStartPoll);
     }
