@@ -88,7 +88,10 @@ inline FutureStatus status_of(std::uint8_t code) noexcept {
 /// its own reference to the state.
 template <class Handle, class Fn>
 struct CallbackNode : Continuation {
-  explicit CallbackNode(Fn callback) : fn(std::move(callback)) { fire = &CallbackNode::run; }
+  explicit CallbackNode(Fn callback) : fn(std::move(callback)) {
+    fire = &CallbackNode::run;
+    user_code = true;  // may block: a process pool's dispatcher defers it (shared_state.hpp)
+  }
   static void run(Continuation* self, StateBase& state) noexcept {
     auto* node = static_cast<CallbackNode*>(self);
     using S = typename Handle::state_type;
@@ -170,7 +173,8 @@ class [[nodiscard]] Future<AnyResult> {
   /// Cancels the task if it has not started. True when the future is (now) cancelled.
   bool cancel() { return checked_state().cancel(); }
 
-  /// Calls `fn(future)` once the future is done, on the thread that completes it, or at once
+  /// Calls `fn(future)` once the future is done, on the thread that completes it (for a
+  /// process pool's future: on the pool's callback thread, in completion order), or at once
   /// on this thread if it is already done. Callbacks run in registration order; an exception
   /// from one goes to the unobserved-error handler.
   template <class Fn>

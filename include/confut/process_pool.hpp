@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -242,6 +243,7 @@ using remote_value_t = std::remove_cvref_t<typename ArgumentUnwrap<A>::Value>;
 /// Runs in the worker: decode callable and arguments, call, encode the result.
 template <class R, class F, class... Values>
 void remote_invoke(WireReader& in, WireWriter& out) {
+  note_call_started();
   F fn = read_callable<F>(in);
   std::tuple<Values...> values{in.read<Values>()...};  // braces: decoded left to right
   note_arguments_decoded();
@@ -350,6 +352,7 @@ void remote_invoke_chunk(WireReader& in, WireWriter& out) {
   note_arguments_decoded();  // the results are encoded as the calls go
   out.write(static_cast<std::uint64_t>(chunk.size()));
   for (auto& arguments : chunk) {
+    note_call_started();  // task_timeout applies to each call
     try {
       if constexpr (std::is_same_v<V, std::monostate>) {
         std::apply(fn, std::move(arguments));
@@ -433,6 +436,68 @@ class ProcessChunkTask final : public State<std::vector<std::variant<V, std::exc
   std::vector<Arguments> chunk_;
 };
 
+/// Runs the done-callbacks of a process pool's futures on a thread of its own (started with
+/// the first one), in the order the dispatcher completed their futures. The dispatcher
+/// completes every future and must never wait for user code: a callback may itself wait
+/// for the pool (result() of a new task, terminate(), shutdown()).
+class CallbackRunner final : public DeferredCallbackSink {
+ public:
+  CallbackRunner() = default;
+  CallbackRunner(const CallbackRunner&) = delete;
+  CallbackRunner& operator=(const CallbackRunner&) = delete;
+  ~CallbackRunner() { join(); }
+
+  void defer(Continuation* node, StateBase& state) noexcept override {
+    state.retain();
+    std::lock_guard lock(mutex_);
+    queue_.emplace_back(node, &state);
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    ready_.notify_one();
+  }
+
+  /// The dispatcher, as it ends: the thread exits once it has run what is queued.
+  void finish() {
+    std::lock_guard lock(mutex_);
+    finishing_ = true;
+    ready_.notify_one();
+  }
+
+  /// After the dispatcher has ended: waits for the callbacks (not from one of them).
+  void join() {
+    if (current() == this) return;
+    std::lock_guard lock(join_mutex_);
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  static const CallbackRunner*& current() noexcept {
+    static thread_local const CallbackRunner* runner = nullptr;
+    return runner;
+  }
+
+  void run() {
+    current() = this;
+    std::unique_lock lock(mutex_);
+    while (true) {
+      ready_.wait(lock, [&] { return !queue_.empty() || finishing_; });
+      if (queue_.empty()) return;
+      const auto [node, state] = queue_.front();
+      queue_.pop_front();
+      lock.unlock();
+      node->fire(node, *state);
+      state->release();
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::pair<Continuation*, StateBase*>> queue_;
+  bool finishing_ = false;
+  std::thread thread_;
+  std::mutex join_mutex_;
+};
+
 }  // namespace detail
 
 /// A pool of worker processes with the ThreadPoolExecutor API. Tasks must be plain functions
@@ -485,6 +550,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   ~ProcessPoolExecutor() {
     shutdown(true, false);
     if (dispatcher_.joinable()) dispatcher_.join();
+    callbacks_.join();
     // Closed only here: other threads may still wake the dispatcher until now.
     ::close(epoll_fd_);
     ::close(event_fd_);
@@ -546,8 +612,11 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     if (cancel_futures) cancelling_.store(true, std::memory_order_seq_cst);
     wake_dispatcher();
     if (wait) {
-      std::lock_guard lock(join_mutex_);
-      if (dispatcher_.joinable()) dispatcher_.join();
+      {
+        std::lock_guard lock(join_mutex_);
+        if (dispatcher_.joinable()) dispatcher_.join();
+      }
+      callbacks_.join();  // from a done-callback: all but the callbacks still queued
     }
   }
 
@@ -648,6 +717,17 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   /// While replies are due, the dispatcher spins at most this long before it sleeps in
   /// epoll (less while replies keep coming later than that: see detail::AdaptiveSpin).
   static constexpr auto kDispatcherSpin = std::chrono::microseconds(20);
+  /// Without an initializer a worker that dies before it is ready (killed from outside, say)
+  /// is replaced; only this many such deaths in a row, with no worker becoming ready in
+  /// between, break the pool (something kills every new worker: replacing them would loop).
+  static constexpr std::uint32_t kMaxStartDeathsInRow = 64;
+  /// A task still unstarted this long after it reached the head of its worker's queue moves
+  /// to another worker (see take_back_stalled): a live worker starts its head within
+  /// microseconds, a few milliseconds on a loaded machine.
+  static constexpr auto kStallAfter = std::chrono::milliseconds(250);
+  /// How often the dispatcher looks whether a worker started its head (with task_timeout:
+  /// that start wakes no one), and again at a stalled one that could not give its tasks away.
+  static constexpr auto kStartPoll = std::chrono::milliseconds(20);
 
   struct Outgoing {
     detail::StateBase* state = nullptr;  // holds the pool's reference
@@ -659,6 +739,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     std::uint64_t sequence = 0;  // with detail::kTimedRequest when recording
     std::int64_t encode_ns = 0;  // encoding the request, when recording
     std::uint64_t request = 0;   // its number in the worker's channel (detail::ClaimState)
+    bool on_socket = false;      // too large for the ring: sent over the worker's socket
   };
 
   /// A worker slot's counters for stats(): written by the dispatcher, read by anyone.
@@ -701,6 +782,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     Clock::time_point head_started{};
     KillReason kill_reason = KillReason::none;
     bool needs_flush = false;
+    /// Its tasks were taken back by take_back_stalled(); it takes new ones once its
+    /// request ring is empty.
+    bool stalled = false;
   };
 
   static ProcessPoolOptions make_options(std::size_t max_workers) {
@@ -713,11 +797,20 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
   void enqueue(detail::StateBase& state, detail::RemoteTask& remote) {
     bool sleeping = false;
+    bool closed = false;
     {
       std::lock_guard lock(submit_mutex_);
-      submitted_.push_back(Outgoing{&state, &remote});
+      closed = closed_;
+      if (!closed) submitted_.push_back(Outgoing{&state, &remote});
       submissions_.store(true, std::memory_order_release);
       sleeping = std::exchange(dispatcher_sleeping_, false);
+    }
+    if (closed) [[unlikely]] {
+      // Submitted while shutdown() finished (it passed the check in submit() before): the
+      // dispatcher is gone, so the task is cancelled here rather than left pending.
+      state.cancel();
+      retire(state, -1);
+      return;
     }
     // A busy dispatcher picks the task up on its next round: spare the system call.
     if (sleeping) wake_dispatcher();
@@ -792,12 +885,14 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   }
 
   void dispatch_loop() {
+    detail::deferred_callback_sink() = &callbacks_;  // done-callbacks never run here
     std::vector<epoll_event> events(64);
     std::deque<Outgoing> pending;
     while (true) {
       take_submitted(pending);
       assign(pending);
       while (rebalance(pending)) assign(pending);
+      if (take_back_stalled(pending)) assign(pending);
       if (finished(pending)) break;
 
       // Replies due: a short spin catches them without a wake-up through the kernel. A busy
@@ -850,6 +945,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       enforce_timeouts();
     }
     close_everything();
+    detail::deferred_callback_sink() = nullptr;
+    callbacks_.finish();
   }
 
   bool replies_due() const {
@@ -976,7 +1073,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       }
       ++best->requests_pushed;
       if (best->in_flight.empty()) best->head_started = Clock::now();
-      best->in_flight.push_back(InFlight{task, sequence, encode_ns, request});
+      const bool on_socket = scratch_.buffer().size() - detail::kFrameHeader > detail::kInlineLimit;
+      best->in_flight.push_back(InFlight{task, sequence, encode_ns, request, on_socket});
       note_in_flight(*best);
       ++best->sent;
       send_request(*best, scratch_.buffer());
@@ -986,6 +1084,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
 
   bool can_take(const Slot& slot, std::size_t window) const {
     if (slot.phase != Phase::ready || slot.in_flight.size() >= window) return false;
+    if (slot.stalled && !slot.channel.requests.empty()) return false;  // see take_back_stalled
     if (slot.in_flight.size() + slot.revoked.size() + 1 >= detail::kClaimSlots) return false;
     return options_.max_tasks_per_child == 0 || slot.sent < options_.max_tasks_per_child;
   }
@@ -1133,6 +1232,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       const auto kind = static_cast<detail::WorkerReply>(header.read<std::uint8_t>());
       if (kind == detail::WorkerReply::ready) {
         slot.phase = Phase::ready;
+        start_deaths_in_row_ = 0;
         return;
       }
       if (kind == detail::WorkerReply::init_failed) {
@@ -1356,11 +1456,17 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     slot.phase = Phase::idle;
     if (!slot.in_flight.empty()) {
       InFlight head = slot.in_flight.front();
-      slot.in_flight.pop_front();
-      head.task.remote->clear_claim();
-      note_busy(index, Clock::now() - slot.head_started);
-      fail_head(head.task, slot.kill_reason, pid, status, index);
-      // The rest had not started: other workers take them, in their order.
+      // The head was started, or its claim still says "sent" (the worker died before it
+      // popped it, e.g. killed while idle just as the task was sent): then it is taken back
+      // and goes to another worker with the rest, never blamed for the death.
+      if (!head.task.remote->take_back(*head.task.state)) {
+        slot.in_flight.pop_front();
+        head.task.remote->clear_claim();
+        note_busy(index, Clock::now() - slot.head_started);
+        fail_head(head.task, slot.kill_reason, pid, status, index);
+      }
+      // The rest had not started: other workers take them, in their order (requeue() leaves
+      // a head taken back as it is).
       if (pending != nullptr) {
         for (auto it = slot.in_flight.rbegin(); it != slot.in_flight.rend(); ++it) {
           it->task.remote->requeue(*it->task.state);
@@ -1378,8 +1484,14 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     }
     slot.writer.clear();
     if (was_starting && !broken_.load()) {
-      break_pool("a worker died while starting (" + describe_status(status) +
-                 "); the initializer may have crashed");
+      if (options_.initializer != nullptr) {
+        break_pool("a worker died while starting (" + describe_status(status) +
+                   "); the initializer may have crashed");
+      } else if (++start_deaths_in_row_ >= kMaxStartDeathsInRow) {
+        break_pool(std::to_string(start_deaths_in_row_) +
+                   " workers in a row died while starting, before any became ready (the last " +
+                   describe_status(status) + ")");
+      }
     }
     if (!broken_.load() && (accepting_.load() || has_work_left(pending))) spawn(index);
   }
@@ -1447,42 +1559,107 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     }
   }
 
+  /// When the call the worker runs now started, or nothing while it has not started the
+  /// task at the head of its queue. The worker notes the start of each task and of each call
+  /// of a map chunk (detail::note_call_started); a note older than head_started (the
+  /// previous task's, before this one noted its own) counts from head_started instead.
+  std::optional<Clock::time_point> call_started(const Slot& slot) const {
+    if (slot.in_flight.empty() || slot.phase == Phase::idle) return std::nullopt;
+    const InFlight& head = slot.in_flight.front();
+    detail::ChannelHeader& header = *slot.channel.header;
+    if (header.unstarted(head.request) || header.cancelled(head.request)) return std::nullopt;
+    const auto noted = detail::steady_time_point(
+        header.call_started_ns.load(std::memory_order_acquire));
+    return std::max(noted, slot.head_started);
+  }
+
+  /// task_timeout counts from the start of each call (not from when a task was sent, nor
+  /// from the start of its chunk): a task that never started never times out.
   void enforce_timeouts() {
     if (!options_.task_timeout) return;
     const auto now = Clock::now();
     for (Slot& slot : slots_) {
-      if (slot.in_flight.empty() || slot.kill_reason != KillReason::none || slot.pid <= 0) continue;
-      if (now - slot.head_started >= *options_.task_timeout) {
+      if (slot.kill_reason != KillReason::none || slot.pid <= 0) continue;
+      const std::optional<Clock::time_point> started = call_started(slot);
+      if (started && now - *started >= *options_.task_timeout) {
         slot.kill_reason = KillReason::timeout;
         ::kill(slot.pid, SIGKILL);
       }
     }
   }
 
+  /// How long epoll may sleep: until the next call's timeout, or kStallAfter after a task
+  /// reached the head of a worker's queue unstarted; with task_timeout, a worker whose head
+  /// has not started is looked at every kStartPoll (the start of a call wakes no one).
   int next_timeout_ms() const {
-    if (!options_.task_timeout) return -1;
     auto earliest = Clock::time_point::max();
+    const auto now = Clock::now();
     for (const Slot& slot : slots_) {
-      if (!slot.in_flight.empty() && slot.kill_reason == KillReason::none) {
-        earliest = std::min(earliest, slot.head_started + *options_.task_timeout);
+      if (slot.in_flight.empty() || slot.kill_reason != KillReason::none) continue;
+      if (const std::optional<Clock::time_point> started = call_started(slot)) {
+        if (options_.task_timeout) earliest = std::min(earliest, *started + *options_.task_timeout);
+        continue;
       }
+      if (slot.phase == Phase::idle) continue;
+      if (slots_.size() > 1 && !slot.in_flight.front().on_socket && !slot.stalled) {
+        // Past due: no other worker could take its tasks then; look again a while later.
+        const auto stall_check = std::max(slot.head_started + kStallAfter, now + kStartPoll);
+        earliest = std::min(earliest, stall_check);
+      }
+      if (options_.task_timeout) earliest = std::min(earliest, now + kStartPoll);
     }
     if (earliest == Clock::time_point::max()) return -1;
-    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(earliest - Clock::now());
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(earliest - now);
     return static_cast<int>(std::max<std::int64_t>(0, wait.count()));
   }
 
-  /// Done when shut down and nothing is pending, waiting or running any more.
+  /// A worker that has not started the task at the head of its queue kStallAfter after it
+  /// got there (stopped by SIGSTOP, say, or starved of CPU), while another worker could
+  /// take it: its tasks not started go back to `pending`, in order, and it gets no more
+  /// until it has emptied its request ring (it is alive then). A head sent over the socket
+  /// is left alone (the worker may still be reading it). Returns whether it moved any.
+  bool take_back_stalled(std::deque<Outgoing>& pending) {
+    const auto now = Clock::now();
+    bool moved = false;
+    for (Slot& slot : slots_) {
+      if (slot.stalled && slot.channel.requests.empty()) slot.stalled = false;  // alive again
+      if (slot.phase != Phase::ready || slot.in_flight.empty() || slot.stalled ||
+          slot.kill_reason != KillReason::none || slot.in_flight.front().on_socket ||
+          now - slot.head_started < kStallAfter ||
+          !slot.channel.header->unstarted(slot.in_flight.front().request)) {
+        continue;
+      }
+      const bool other_can_take = std::any_of(slots_.begin(), slots_.end(), [&](const Slot& other) {
+        return &other != &slot && can_take(other, kMaxWindow);
+      });
+      if (!other_can_take) continue;
+      slot.stalled = true;
+      while (!slot.in_flight.empty()) {
+        const InFlight newest = slot.in_flight.back();
+        if (!newest.task.remote->take_back(*newest.task.state)) break;  // started after all
+        slot.in_flight.pop_back();
+        slot.revoked.push_back(newest.request);
+        --slot.sent;
+        pending.push_front(newest.task);
+        moved = true;
+      }
+      note_in_flight(slot);
+    }
+    return moved;
+  }
+
+  /// Done when shut down and nothing is pending, waiting or running any more. Then closes
+  /// the submission queue (under its lock): a submit() that passed its check before the
+  /// shutdown but enqueues only now has its task cancelled in enqueue().
   bool finished(const std::deque<Outgoing>& pending) {
     if (accepting_.load(std::memory_order_seq_cst)) return false;
     if (!pending.empty() || waiting_tasks_.load(std::memory_order_seq_cst) != 0) return false;
-    {
-      std::lock_guard lock(submit_mutex_);
-      if (!submitted_.empty() || !terminate_requests_.empty()) return false;
-    }
     for (const Slot& slot : slots_) {
       if (!slot.in_flight.empty()) return false;
     }
+    std::lock_guard lock(submit_mutex_);
+    if (!submitted_.empty() || !terminate_requests_.empty()) return false;
+    closed_ = true;
     return true;
   }
 
@@ -1530,6 +1707,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   std::uint64_t busy_rounds_ = 0;
   bool sent_ahead_cancelled_ = false;  // by shutdown(cancel_futures)
   std::int64_t recent_task_ns_ = 0;  // how long tasks take in a worker, lately (dispatcher)
+  std::uint32_t start_deaths_in_row_ = 0;  // see kMaxStartDeathsInRow (dispatcher)
   detail::AdaptiveSpin dispatcher_spin_{kDispatcherSpin};
   WireWriter scratch_;                // the request being encoded
   std::vector<std::byte> incoming_;  // the reply being decoded
@@ -1537,6 +1715,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   std::mutex submit_mutex_;
   std::deque<Outgoing> submitted_;
   bool dispatcher_sleeping_ = false;  // guarded by submit_mutex_
+  bool closed_ = false;  // the dispatcher has finished; guarded by submit_mutex_
   std::atomic<bool> submissions_{false};  // submitted_ may be non-empty (read without the lock)
   std::vector<detail::StateBase*> terminate_requests_;
 
@@ -1558,6 +1737,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   std::atomic<std::uint64_t> cancelled_{0};
   detail::TaskRecorder recorder_;
   std::mutex join_mutex_;
+  detail::CallbackRunner callbacks_;  // done-callbacks of this pool's futures
 };
 
 }  // namespace confut

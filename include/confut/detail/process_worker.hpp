@@ -58,6 +58,17 @@ inline std::int64_t steady_now_ns() noexcept {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+/// The worker's ChannelHeader::call_started_ns (null outside a worker).
+inline std::atomic<std::int64_t>*& worker_call_clock() noexcept {
+  static std::atomic<std::int64_t>* clock = nullptr;
+  return clock;
+}
+/// An invoker, as a call starts: the pool times the call (task_timeout) from here.
+inline void note_call_started() noexcept {
+  if (std::atomic<std::int64_t>* clock = worker_call_clock()) {
+    clock->store(steady_now_ns(), std::memory_order_release);
+  }
+}
 inline void note_arguments_decoded() noexcept {
   WorkerTimestamps& stamps = worker_timestamps();
   if (stamps.wanted) stamps.decoded = steady_now_ns();
@@ -115,6 +126,9 @@ struct ChannelHeader {
   /// Set by the pool when it shuts down: a worker with nothing to do exits.
   alignas(64) std::atomic<std::uint32_t> closing{0};
   alignas(64) std::atomic<std::uint64_t> claims[kClaimSlots] = {};
+  /// When the worker's current call started (steady clock, ns): written as each task, and
+  /// each call of a map chunk, starts, so that the pool's task_timeout applies per call.
+  alignas(64) std::atomic<std::int64_t> call_started_ns{0};
 
   /// The pool's side, before it pushes request number `request`.
   void mark_sent(std::uint64_t request) noexcept {
@@ -260,6 +274,7 @@ inline bool pool_closed(int socket) {
   ::close(ends.memory);
   if (memory.data() == nullptr) _exit(4);
   WorkerChannel channel(memory.data(), false);
+  worker_call_clock() = &channel.header->call_started_ns;
   ReplySender replies(channel.replies, ends.socket, ends.bell);
   WireWriter outbox;
 

@@ -42,7 +42,27 @@ inline bool is_done(std::uint8_t code) {
 struct Continuation {
   Continuation* next = nullptr;
   void (*fire)(Continuation* self, StateBase& done_state) noexcept = nullptr;
+  /// A done-callback: user code, which may block. See deferred_callback_sink().
+  bool user_code = false;
 };
+
+/// Takes the done-callbacks of the states completed on a thread that must never run user
+/// code (a process pool's dispatcher: a callback that waits for the pool would wait for
+/// itself), to run them elsewhere. `defer` owns the node from then on and must keep the
+/// state alive until it has fired it.
+class DeferredCallbackSink {
+ public:
+  virtual void defer(Continuation* node, StateBase& state) noexcept = 0;
+
+ protected:
+  ~DeferredCallbackSink() = default;
+};
+
+/// This thread's sink for done-callbacks; null (run them here) on most threads.
+inline DeferredCallbackSink*& deferred_callback_sink() noexcept {
+  static thread_local DeferredCallbackSink* sink = nullptr;
+  return sink;
+}
 
 /// Marks a continuation list whose state has completed: late registrants run at once.
 inline constinit Continuation closed_list_marker{};
@@ -217,9 +237,14 @@ struct StateBase {
       in_order = list;
       list = next;
     }
+    DeferredCallbackSink* const sink = in_order != nullptr ? deferred_callback_sink() : nullptr;
     while (in_order != nullptr) {
       Continuation* next = in_order->next;
-      in_order->fire(in_order, *this);
+      if (sink != nullptr && in_order->user_code) {
+        sink->defer(in_order, *this);
+      } else {
+        in_order->fire(in_order, *this);
+      }
       in_order = next;
     }
   }
