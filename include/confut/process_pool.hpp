@@ -1397,6 +1397,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       return std::string("killed by signal ") + std::to_string(signal) +
              (name != nullptr ? std::string(" (SIG") + name + ")" : std::string());
     }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == detail::kChannelClosedExit) {
+      return std::string("exited: ") + detail::kChannelClosedText;
+    }
     if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
     return "ended with status " + std::to_string(status);
   }
