@@ -1498,10 +1498,14 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
         slot.channel.requests.wake_consumer();
       }
       if (slot.fd >= 0) {
+        ::shutdown(slot.fd, SHUT_RDWR);  // ends the stream even where a forked child holds it
         ::close(slot.fd);
         slot.fd = -1;
       }
     }
+    // A process this one forked (without exec) holds copies of the control socket: only
+    // shutdown() ends the stream for the fork server while that process lives.
+    ::shutdown(control_fd_, SHUT_RDWR);
     ::close(control_fd_);
     control_fd_ = -1;
     int status = 0;
