@@ -255,4 +255,7 @@ void register_all() {
 
 }  // namespace
 
-int main(int argc, char** argv) { return bench_main(argc, argv, {}, register_all); }
+int main(int argc, char** argv) {
+  confut::Runtime runtime(argc, argv);  // first: the pool's fork server may start here
+  return bench_main(argc, argv, {}, register_all);
+}

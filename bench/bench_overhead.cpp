@@ -703,6 +703,7 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  confut::Runtime runtime(argc, argv);  // first: the pool's fork server may start here
   const std::map<std::string, ProbeFunction> probes = {
       {"memory-confut", probe_memory_confut},
       {"idle-confut", probe_idle_confut},

@@ -103,7 +103,8 @@ bool check_normal(const std::vector<confut::Future<int>>& futures, const std::ve
   return ok;
 }
 
-int main() {
+int main(int argc, char** argv) {
+  confut::Runtime runtime(argc, argv);  // first: the pool's fork server may start here
   confut::ProcessPoolOptions options;
   options.max_workers = 2;
   options.task_timeout = 1s;

@@ -84,7 +84,8 @@ Timing measure(Fn&& fn) {
   return timing;
 }
 
-int main() {
+int main(int argc, char** argv) {
+  confut::Runtime runtime(argc, argv);  // first: the pool's fork server may start here
   const unsigned cores = std::thread::hardware_concurrency();
   const std::size_t workers = std::max(2u, cores);
   const w::W4Pairs pairs = w::w4_pairs();

@@ -80,6 +80,7 @@ Timing measure(Fn&& fn) {
 }
 
 int main(int argc, char** argv) {
+  confut::Runtime runtime(argc, argv);  // first: the pool's fork server may start here
   const unsigned cores = std::thread::hardware_concurrency();
   std::size_t max_workers = std::max(4u, cores);
   for (int i = 1; i < argc; ++i) {

@@ -80,7 +80,8 @@ Timing measure(Fn&& fn) {
   return timing;
 }
 
-int main() {
+int main(int argc, char** argv) {
+  confut::Runtime runtime(argc, argv);  // first: the pool's fork server may start here
   confut::ProcessPoolExecutor ex;  // one worker process per hardware thread
   // One untimed round first: the workers are forked in the background, and the table should
   // compare the work, not the start of the pool.

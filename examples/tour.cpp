@@ -326,6 +326,7 @@ void crash_step(confut::ProcessPoolExecutor& ex) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  confut::Runtime runtime(argc, argv);  // first: the pool's fork server may start here
   const std::filesystem::path out_dir = argc > 1 ? argv[1] : ".";
   std::filesystem::create_directories(out_dir);
   const std::string report_path = std::filesystem::absolute(out_dir / "confut-tour-report.html");

@@ -93,7 +93,8 @@ int count_wrong(Executor& ex, const std::vector<std::string>& records,
   return wrong;
 }
 
-int main() {
+int main(int argc, char** argv) {
+  confut::Runtime runtime(argc, argv);  // first: the pool's fork server may start here
   const unsigned cores = std::thread::hardware_concurrency();
   const std::size_t workers = std::max(2u, cores);  // at least two callers at once
   std::vector<std::string> records;

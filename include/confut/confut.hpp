@@ -21,6 +21,7 @@
 #include "named.hpp"             // IWYU pragma: export
 #include "performance_report.hpp"  // IWYU pragma: export
 #include "progress.hpp"          // IWYU pragma: export
+#include "runtime.hpp"           // IWYU pragma: export
 #include "serialization.hpp"     // IWYU pragma: export
 #include "stats.hpp"             // IWYU pragma: export
 #include "task_stream.hpp"       // IWYU pragma: export

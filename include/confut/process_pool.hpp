@@ -1509,6 +1509,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       return std::string("killed by signal ") + std::to_string(signal) +
              (name != nullptr ? std::string(" (SIG") + name + ")" : std::string());
     }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == detail::kChannelClosedExit) {
+      return std::string("exited: ") + detail::kChannelClosedText;
+    }
     if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
     return "ended with status " + std::to_string(status);
   }
@@ -1672,10 +1675,14 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
         slot.channel.requests.wake_consumer();
       }
       if (slot.fd >= 0) {
+        ::shutdown(slot.fd, SHUT_RDWR);  // ends the stream even where a forked child holds it
         ::close(slot.fd);
         slot.fd = -1;
       }
     }
+    // A process this one forked (without exec) holds copies of the control socket: only
+    // shutdown() ends the stream for the fork server while that process lives.
+    ::shutdown(control_fd_, SHUT_RDWR);
     ::close(control_fd_);
     control_fd_ = -1;
     int status = 0;

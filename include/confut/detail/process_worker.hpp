@@ -14,6 +14,8 @@
 #include <new>
 #include <vector>
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -207,6 +209,30 @@ inline constexpr auto kWorkerSpin = std::chrono::microseconds(100);
 /// A sleeping worker looks at its socket this often, in case the pool vanished unnoticed.
 inline constexpr auto kWorkerSleepCheck = std::chrono::seconds(1);
 
+/// A worker exits with this code when a task closed its channel's descriptors (its socket
+/// or the pool's doorbell): the pool says so instead of "exited with code ...".
+inline constexpr int kChannelClosedExit = 117;
+inline constexpr const char* kChannelClosedText =
+    "the task closed the worker's channel to the pool (its file descriptors)";
+
+/// Whether descriptor `fd` is still open (a task may have closed it).
+inline bool descriptor_open(int fd) noexcept { return ::fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
+
+/// A task closed the worker's descriptors: leave, with the code the pool explains (the ring
+/// is shared memory and still works, so the replies pushed so far arrive).
+[[noreturn]] inline void channel_closed() {
+  std::fflush(nullptr);
+  _exit(kChannelClosedExit);
+}
+
+/// Whether this process is a child that a task forked and that returned from the task
+/// instead of exiting (set by a pthread_atfork handler in the child). Such a child must
+/// never act as the worker: it would be a second reader of the same ring.
+inline bool& forked_by_task() noexcept {
+  static bool forked = false;
+  return forked;
+}
+
 /// The worker's side of sending: one reply frame (with its u64 header) at a time.
 class ReplySender {
  public:
@@ -217,7 +243,10 @@ class ReplySender {
     const std::size_t size = frame.size() - kFrameHeader;
     if (size > kInlineLimit) {
       push(nullptr, 0);  // "the next reply is on the socket"
-      if (!write_all(socket_, frame.buffer().data(), frame.size())) parent_gone();
+      if (!write_all(socket_, frame.buffer().data(), frame.size())) {
+        if (errno == EBADF || errno == ENOTSOCK) channel_closed();
+        parent_gone();
+      }
     } else {
       push(payload, size);
     }
@@ -239,7 +268,7 @@ class ReplySender {
   void ring_bell() {
     if (!ring_.take_sleeper()) return;
     const std::uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(bell_, &one, sizeof one);
+    if (::write(bell_, &one, sizeof one) < 0 && errno == EBADF) channel_closed();
   }
 
   [[noreturn]] static void parent_gone() {
@@ -257,7 +286,21 @@ class ReplySender {
 inline bool pool_closed(int socket) {
   std::byte probe{};
   const ssize_t n = ::recv(socket, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EBADF || errno == ENOTSOCK)) channel_closed();
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/// The reply of a task whose result must go over the socket which the task closed: the
+/// task fails with a message that says so (the ring still carries it).
+inline void replace_with_channel_error(WireWriter& outbox, std::uint64_t sequence) {
+  outbox.clear();
+  append_frame(outbox, [&](WireWriter& w) {
+    w.write(sequence);
+    w.write(static_cast<std::uint8_t>(WorkerReply::error));
+    encode_exception(w, std::make_exception_ptr(Error(
+                            std::string("confut: ") + kChannelClosedText +
+                            ", so its result could not be sent back; the worker was replaced")));
+  });
 }
 
 /// Runs the worker loop until the pool closes (or max_tasks is reached); never returns.
@@ -270,6 +313,7 @@ inline bool pool_closed(int socket) {
     if (signal != SIGKILL && signal != SIGSTOP) ::signal(signal, SIG_DFL);
   }
   ::signal(SIGINT, SIG_IGN);  // Ctrl-C is the parent's to handle
+  ::pthread_atfork(nullptr, nullptr, [] { forked_by_task() = true; });
   SharedMemory memory = SharedMemory::attach(ends.memory, kChannelSize);
   ::close(ends.memory);
   if (memory.data() == nullptr) _exit(4);
@@ -319,6 +363,7 @@ inline bool pool_closed(int socket) {
     if (size == 0) {  // the task is on the socket
       while (!reader.next(data, size)) {
         const long n = reader.read_from(ends.socket);
+        if (n < 0 && (errno == EBADF || errno == ENOTSOCK)) channel_closed();
         if (n == 0 || (n < 0 && errno != EINTR)) {
           flush_stdio();
           _exit(0);
@@ -370,6 +415,14 @@ inline bool pool_closed(int socket) {
         encode_exception(w, error);
         append_timestamps(w);
       });
+    }
+    // A child the task forked came back here: it must not touch the channel. It leaves
+    // quietly, without flushing the output buffers it copied from the worker.
+    if (forked_by_task()) _exit(0);
+    if (outbox.size() - kFrameHeader > kInlineLimit && !descriptor_open(ends.socket)) {
+      replace_with_channel_error(outbox, sequence);  // the result needs the socket
+      replies.send(outbox);
+      channel_closed();
     }
     // Each reply goes out before the next task starts: if that task crashes the worker, the
     // pool must still get every earlier result, and must know which task was running.

@@ -1,7 +1,8 @@
 #pragma once
 // Sending an exception from a worker process back to the parent: the standard exception
 // types are rebuilt with their own type; anything else becomes RemoteError, which keeps the
-// original type's name and what().
+// original type's name (of any thrown type: `Custom`, `int`, `const char*`) and what() (the
+// text of a thrown string, and of the exceptions nested by std::throw_with_nested).
 
 #include <cstdint>
 #include <exception>
@@ -9,6 +10,10 @@
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
+
+#if defined(__GNUG__)
+#include <cxxabi.h>
+#endif
 
 #include "../errors.hpp"
 #include "../serialization.hpp"
@@ -57,6 +62,44 @@ inline ExceptionKind kind_of(const std::exception& e) {
   return ExceptionKind::other;
 }
 
+/// The demangled type of the exception being handled (inside a catch block), or "unknown
+/// exception" where the runtime cannot tell (a foreign exception).
+inline std::string current_exception_type() {
+#if defined(__GNUG__)
+  if (const std::type_info* type = abi::__cxa_current_exception_type()) {
+    return demangle(type->name());
+  }
+#endif
+  return "unknown exception";
+}
+
+/// The type to report for `e`: libstdc++'s and libc++'s wrappers of std::throw_with_nested
+/// are named after the type they wrap.
+inline std::string reported_type(const std::exception& e) {
+  std::string type = demangle(typeid(e).name());
+  for (const char* wrapper : {"std::_Nested_exception<", "std::__1::__nested<", "std::__nested<"}) {
+    const std::size_t length = std::char_traits<char>::length(wrapper);
+    if (type.size() > length && type.compare(0, length, wrapper) == 0 && type.back() == '>') {
+      return type.substr(length, type.size() - length - 1);
+    }
+  }
+  return type;
+}
+
+/// "; nested: TYPE: WHAT" for each exception nested in `e` by std::throw_with_nested.
+inline std::string nested_text(const std::exception& e, int depth = 0) {
+  const auto* nested = dynamic_cast<const std::nested_exception*>(&e);
+  if (nested == nullptr || nested->nested_ptr() == nullptr || depth >= 16) return {};
+  try {
+    std::rethrow_exception(nested->nested_ptr());
+  } catch (const std::exception& inner) {
+    return "; nested: " + reported_type(inner) + ": " + inner.what() +
+           nested_text(inner, depth + 1);
+  } catch (...) {
+    return "; nested: " + current_exception_type();
+  }
+}
+
 /// Writes the exception as (kind, type name, what()).
 inline void encode_exception(WireWriter& out, const std::exception_ptr& error) {
   ExceptionKind kind = ExceptionKind::other;
@@ -69,9 +112,16 @@ inline void encode_exception(WireWriter& out, const std::exception_ptr& error) {
     what = e.remote_what();
   } catch (const std::exception& e) {
     kind = kind_of(e);
-    type = demangle(typeid(e).name());
-    what = e.what();
+    type = reported_type(e);
+    what = std::string(e.what()) + nested_text(e);
+  } catch (const char* text) {
+    type = "const char*";
+    what = text != nullptr ? text : "";
+  } catch (const std::string& text) {
+    type = "std::string";
+    what = text;
   } catch (...) {
+    type = current_exception_type();
     what = "an exception not derived from std::exception";
   }
   out.write(static_cast<std::uint8_t>(kind));

@@ -5,8 +5,17 @@
 //
 // The zygote is forked from the parent when the parent runs one thread. Otherwise (a pool
 // created while threads run) the forked child at once execs this same binary, which enters
-// the zygote loop from a static initializer (see zygote_entry below) before main().
+// the zygote loop in the constructor of the program's confut::Runtime (runtime.hpp), after
+// static initialization; a program without a Runtime enters it from a static initializer
+// (see zygote_entry below) before main(), where globals with dynamic initialization are
+// still empty.
+//
+// Each worker runs in a process group of its own, which the zygote kills when it reaps the
+// worker: processes a task started do not outlive their worker. The zygote watches the
+// parent's pid (a pidfd), not only its control socket, which a process the parent forked may
+// hold open after the parent died.
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -46,6 +55,17 @@ struct ControlMessage {
 };
 
 inline constexpr const char* kZygoteFdVariable = "CONFUT_ZYGOTE_FD";
+/// The pid of the process that created the pool, for a re-executed zygote.
+inline constexpr const char* kZygoteParentVariable = "CONFUT_ZYGOTE_PARENT";
+/// Where a re-executed zygote takes over: "runtime" (in confut::Runtime's constructor, set
+/// when the parent has a Runtime) or "static" (from a static initializer).
+inline constexpr const char* kZygoteEntryVariable = "CONFUT_ZYGOTE_ENTRY";
+
+/// Whether a confut::Runtime exists in this process (constant-initialized: safe to read
+/// during static initialization).
+inline std::atomic<bool> runtime_alive{false};
+/// Whether the "no confut::Runtime" warning was printed already (once per process).
+inline std::atomic<bool> warned_without_runtime{false};
 
 /// How many threads this process runs now.
 inline int count_threads() {
@@ -136,13 +156,42 @@ inline bool receive_control(int fd, ControlMessage& message, int* passed_fds = n
   return true;
 }
 
-/// The zygote's loop; never returns. When the control socket closes (the pool shut down, or
-/// the parent died) it kills the workers still alive, reaps them and exits.
-[[noreturn]] inline void zygote_main(int control_fd) {
-  ::setpgid(0, 0);  // workers join this group: a terminal's Ctrl-C does not reach them
+/// Reaps one ended worker (waiting for one if `block`), after ending its process group: what
+/// its tasks started and left behind. The group is killed while the worker is a zombie, so
+/// its pid, the group's id, cannot have been reused. Returns the pid, or -1 if none ended.
+inline pid_t reap_worker(bool block, int& status) {
+  siginfo_t ended{};
+  if (::waitid(P_ALL, 0, &ended, WEXITED | WNOWAIT | (block ? 0 : WNOHANG)) != 0 ||
+      ended.si_pid <= 0) {
+    return -1;
+  }
+  ::kill(-ended.si_pid, SIGKILL);
+  return ::waitpid(ended.si_pid, &status, 0);
+}
+
+/// A descriptor that becomes readable when process `pid` exits, or -1 (a kernel before 5.3).
+inline int watch_process(pid_t pid) {
+#if defined(SYS_pidfd_open)
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+/// The zygote's loop; never returns. When the control socket closes (the pool shut down) or
+/// the parent (pid `parent`) dies, it kills the workers still alive and their process
+/// groups, reaps them and exits.
+[[noreturn]] inline void zygote_main(int control_fd, pid_t parent) {
+  ::setpgid(0, 0);  // away from the terminal's group: a terminal's Ctrl-C does not reach it
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGPIPE, SIG_IGN);
   control_fd = close_inherited_descriptors(control_fd);
+  // The control socket alone does not tell when the parent dies: a process the parent forked
+  // holds a copy of its end. A pidfd does; without one (old kernels), getppid() every 200 ms.
+  const int parent_fd = watch_process(parent);
+  if (::getppid() != parent) _exit(0);  // gone already (the pidfd may name another process)
+  const int parent_check_ms = parent_fd >= 0 ? -1 : 200;
 
   sigset_t child_signal;
   sigemptyset(&child_signal);
@@ -157,7 +206,7 @@ inline bool receive_control(int fd, ControlMessage& message, int* passed_fds = n
   auto reap = [&] {
     int status = 0;
     pid_t pid;
-    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((pid = reap_worker(false, status)) > 0) {
       live.erase(pid);
       ControlMessage exited;
       exited.type = ControlMessage::kExited;
@@ -168,8 +217,9 @@ inline bool receive_control(int fd, ControlMessage& message, int* passed_fds = n
   };
 
   while (true) {
-    pollfd watched[2] = {{control_fd, POLLIN, 0}, {child_fd, POLLIN, 0}};
-    if (::poll(watched, 2, -1) < 0 && errno != EINTR) break;
+    pollfd watched[3] = {{control_fd, POLLIN, 0}, {child_fd, POLLIN, 0}, {parent_fd, POLLIN, 0}};
+    if (::poll(watched, 3, parent_check_ms) < 0 && errno != EINTR) break;
+    if (watched[2].revents != 0 || ::getppid() != parent) break;  // the parent is gone
     if (watched[1].revents != 0) {
       signalfd_siginfo info;
       while (::read(child_fd, &info, sizeof info) == sizeof info) {
@@ -190,8 +240,10 @@ inline bool receive_control(int fd, ControlMessage& message, int* passed_fds = n
       if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // die with the zygote
         if (::getppid() != zygote_pid) _exit(1);
+        ::setpgid(0, 0);  // a group of its own, ended with it (not the terminal's either)
         ::close(control_fd);
         ::close(child_fd);
+        if (parent_fd >= 0) ::close(parent_fd);
         ::sigprocmask(SIG_UNBLOCK, &child_signal, nullptr);
         ::signal(SIGPIPE, SIG_DFL);
         run_worker(ends, config);
@@ -201,26 +253,54 @@ inline bool receive_control(int fd, ControlMessage& message, int* passed_fds = n
       spawned.slot = message.slot;
       spawned.pid = pid;
       send_control(control_fd, spawned);
-      if (pid > 0) live.insert(pid);
+      if (pid > 0) {
+        ::setpgid(pid, pid);  // as the worker does: whichever runs first
+        live.insert(pid);
+      }
     }
     for (int i = 0; i < passed_count; ++i) ::close(passed[i]);  // the worker has its copies
   }
   for (pid_t pid : live) ::kill(pid, SIGKILL);
-  while (::waitpid(-1, nullptr, 0) > 0) {
+  int status = 0;
+  while (reap_worker(true, status) > 0) {
   }
   _exit(0);
 }
 
-/// In a program re-executed as a zygote, takes over before main(). Referenced by the pool so
-/// that every program which can create one carries this initializer.
+/// In a program re-executed as a zygote, enters the zygote loop (never returns) if it is to
+/// be entered at `entry` ("static" or "runtime"); otherwise returns.
+inline void enter_zygote_if_asked(const char* entry) {
+  const char* fd = std::getenv(kZygoteFdVariable);
+  const char* asked = std::getenv(kZygoteEntryVariable);
+  if (fd == nullptr || asked == nullptr || std::strcmp(asked, entry) != 0) return;
+  const char* parent = std::getenv(kZygoteParentVariable);
+  const int control_fd = std::atoi(fd);
+  const pid_t parent_pid = parent != nullptr ? static_cast<pid_t>(std::atol(parent)) : ::getppid();
+  ::unsetenv(kZygoteFdVariable);
+  ::unsetenv(kZygoteEntryVariable);
+  ::unsetenv(kZygoteParentVariable);
+  zygote_main(control_fd, parent_pid);
+}
+
+/// In a program re-executed as a zygote by a parent without a confut::Runtime, takes over
+/// before main(). Referenced by the pool so that every program which can create one carries
+/// this initializer.
 inline const bool zygote_entry = [] {
-  if (const char* fd = std::getenv(kZygoteFdVariable)) {
-    const int control_fd = std::atoi(fd);
-    ::unsetenv(kZygoteFdVariable);
-    zygote_main(control_fd);
-  }
+  enter_zygote_if_asked("static");
   return true;
 }();
+
+/// Said once per process, by the first pool that re-executes its fork server in a program
+/// without a confut::Runtime.
+inline void warn_without_runtime() {
+  if (runtime_alive.load() || warned_without_runtime.exchange(true)) return;
+  std::fputs(
+      "confut: warning: this process pool was created while threads run, so its fork server "
+      "re-executes the program and starts before main(): globals with dynamic initialization "
+      "are empty in its workers; construct `confut::Runtime runtime(argc, argv);` first in "
+      "main() (#include <confut/runtime.hpp>) to fix this\n",
+      stderr);
+}
 
 /// Starts a zygote; returns its pid and stores the parent's end of the control socket.
 inline pid_t start_zygote(int& control_fd) {
@@ -238,14 +318,20 @@ inline pid_t start_zygote(int& control_fd) {
 #endif
   // Everything the exec path needs is prepared before fork: after fork in a threaded
   // process only async-signal-safe calls are allowed.
-  std::vector<std::string> environment_text;
+  const pid_t parent = ::getpid();
   std::vector<char*> environment;
   std::string zygote_fd_setting = std::string(kZygoteFdVariable) + "=3";
+  std::string parent_setting = std::string(kZygoteParentVariable) + "=" + std::to_string(parent);
+  std::string entry_setting =
+      std::string(kZygoteEntryVariable) + (runtime_alive.load() ? "=runtime" : "=static");
   char program_name[] = "confut-zygote";
   char* arguments[] = {program_name, nullptr};
   if (!single_threaded) {
+    warn_without_runtime();
     for (char** entry = environ; *entry != nullptr; ++entry) environment.push_back(*entry);
     environment.push_back(zygote_fd_setting.data());
+    environment.push_back(parent_setting.data());
+    environment.push_back(entry_setting.data());
     environment.push_back(nullptr);
   }
   std::fflush(nullptr);  // or buffered output would be written twice
@@ -257,7 +343,7 @@ inline pid_t start_zygote(int& control_fd) {
   }
   if (pid == 0) {
     ::close(ends[0]);
-    if (single_threaded) zygote_main(ends[1]);
+    if (single_threaded) zygote_main(ends[1], parent);
     if (ends[1] == 3) {
       ::fcntl(3, F_SETFD, 0);  // keep it across exec
     } else {
