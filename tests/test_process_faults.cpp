@@ -27,17 +27,7 @@ using namespace confut_test;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+// kSanitized (scaled-down stress counts) comes from test_support.hpp.
 
 int square(int x) { return x * x; }
 int sleep_ms(int ms) {
