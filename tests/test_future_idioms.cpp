@@ -213,7 +213,9 @@ TEST_CASE("result on an rvalue copies while other copies exist and moves out of 
   // task ends), the value is moved out and the handle behaves as after take().
   auto last = ex.submit(one_to, 100);
   last.wait();
-  for (int i = 0; i < 500 && !last.state()->sole_reference(); ++i) std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 5000 && !last.state()->sole_reference(); ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
   REQUIRE(last.state()->sole_reference());
   std::vector<int> moved = std::move(last).result();
   REQUIRE(moved.size() == 100);

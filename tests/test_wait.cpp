@@ -57,6 +57,7 @@ TEST_CASE("wait(FIRST_EXCEPTION) returns at the first failure", "[wait]") {
   std::vector<confut::Future<int>> futures{
       ex.submit(gate.returning(1)), ex.submit([]() -> int { throw std::runtime_error("x"); }),
       ex.submit(ident, 3)};
+  futures[2].wait();  // else it may still be running when the failure wakes the wait
   auto result = confut::wait(futures, confut::FIRST_EXCEPTION);
   REQUIRE(result.not_done.size() == 1);
   REQUIRE(result.not_done[0] == futures[0]);
