@@ -248,6 +248,9 @@ TEST_CASE("the nesting limit is 512 containers by default and can be changed",
   tear_down(node);
 
   // A program-wide default, which readers and writers take when given none.
+  struct RestoreDefaults {
+    ~RestoreDefaults() { confut::set_default_wire_limits(confut::WireLimits{}); }
+  } restore;
   confut::set_default_wire_limits(confut::WireLimits{10, 5});
   REQUIRE(confut::default_wire_limits().max_depth == 10);
   REQUIRE(confut::default_wire_limits().max_empty_elements == 5);

@@ -329,29 +329,31 @@ inline bool read_flag(WireReader& reader) {
 
 /// The limits' bookkeeping inside WireReader and WireWriter.
 struct WireAccess {
+  static void enter(WireReader& reader) {
+    if (reader.depth_ >= reader.max_depth_) {
+      throw DecodeError("confut: corrupt or too deep input: " + too_deep(reader.max_depth_));
+    }
+    ++reader.depth_;
+  }
+  static void enter(WireWriter& writer) {
+    if (writer.depth_ >= writer.max_depth_) {
+      throw EncodeError("confut: cannot encode the value: " + too_deep(writer.max_depth_));
+    }
+    ++writer.depth_;
+  }
+  static void leave(WireReader& reader) noexcept { --reader.depth_; }
+  static void leave(WireWriter& writer) noexcept { --writer.depth_; }
+
   /// One more level of containers for as long as it lives; throws past the maximum depth.
   template <class Wire>
   class Nesting {
    public:
-    explicit Nesting(Wire& wire) : wire_(wire) {
-      if (wire.depth_ >= wire.max_depth_) too_deep();
-      ++wire.depth_;
-    }
-    ~Nesting() { --wire_.depth_; }
+    explicit Nesting(Wire& wire) : wire_(wire) { enter(wire); }
+    ~Nesting() { leave(wire_); }
     Nesting(const Nesting&) = delete;
     Nesting& operator=(const Nesting&) = delete;
 
    private:
-    [[noreturn]] void too_deep() const {
-      const std::string what = "containers nested deeper than the limit of " +
-                               std::to_string(wire_.max_depth_) +
-                               " levels (WireLimits::max_depth)";
-      if constexpr (std::is_same_v<Wire, WireReader>) {
-        throw DecodeError("confut: corrupt or too deep input: " + what);
-      } else {
-        throw EncodeError("confut: cannot encode the value: " + what);
-      }
-    }
     Wire& wire_;
   };
 
@@ -366,6 +368,12 @@ struct WireAccess {
                         " in one message (WireLimits::max_empty_elements)");
     }
     reader.empty_elements_left_ -= count;
+  }
+
+ private:
+  static std::string too_deep(std::size_t max_depth) {
+    return "containers nested deeper than the limit of " + std::to_string(max_depth) +
+           " levels (WireLimits::max_depth)";
   }
 };
 
