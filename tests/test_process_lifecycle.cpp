@@ -104,6 +104,15 @@ int fork_child_throws(int x) {
 
 int worker_pid() { return static_cast<int>(::getpid()); }
 
+/// Runs tasks in a process pool of its own, inside the worker: its fork server and workers
+/// are forked children of this worker, and must still act as such.
+int sum_in_a_nested_pool(int n) {
+  confut::ProcessPoolExecutor inner(1);
+  int sum = 0;
+  for (int i = 0; i < n; ++i) sum += inner.submit(ident, i).result(10s);
+  return sum;
+}
+
 /// Starts a process that sleeps 30 s (a grandchild of the worker); returns its pid.
 int start_sleeper() {
   const pid_t sleeper = ::fork();
@@ -209,6 +218,12 @@ TEST_CASE("a child forked by a task that returns from it exits and takes no task
   for (int i = 0; i < 60; ++i) REQUIRE(plain[static_cast<std::size_t>(i)].result(10s) == i);
   const confut::ExecutorStats stats = ex.stats();
   CHECK(stats.failed == 0);
+}
+
+TEST_CASE("a process pool created inside a task works", "[process_pool][lifecycle]") {
+  confut::ProcessPoolExecutor ex(1);
+  REQUIRE(ex.submit(sum_in_a_nested_pool, 20).result(30s) == 190);
+  REQUIRE(ex.submit(sum_in_a_nested_pool, 5).result(30s) == 10);
 }
 
 // --- item: parent death with a forked helper ------------------------------------------------

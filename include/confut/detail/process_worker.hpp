@@ -216,7 +216,9 @@ inline constexpr const char* kChannelClosedText =
     "the task closed the worker's channel to the pool (its file descriptors)";
 
 /// Whether descriptor `fd` is still open (a task may have closed it).
-inline bool descriptor_open(int fd) noexcept { return ::fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
+inline bool descriptor_open(int fd) noexcept {
+  return ::fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+}
 
 /// A task closed the worker's descriptors: leave, with the code the pool explains (the ring
 /// is shared memory and still works, so the replies pushed so far arrive).
@@ -313,7 +315,10 @@ inline void replace_with_channel_error(WireWriter& outbox, std::uint64_t sequenc
     if (signal != SIGKILL && signal != SIGSTOP) ::signal(signal, SIG_DFL);
   }
   ::signal(SIGINT, SIG_IGN);  // Ctrl-C is the parent's to handle
-  ::pthread_atfork(nullptr, nullptr, [] { forked_by_task() = true; });
+  static const bool watching_forks =
+      ::pthread_atfork(nullptr, nullptr, [] { forked_by_task() = true; }) == 0;
+  (void)watching_forks;
+  forked_by_task() = false;  // a worker of a pool created inside a task is a forked child too
   SharedMemory memory = SharedMemory::attach(ends.memory, kChannelSize);
   ::close(ends.memory);
   if (memory.data() == nullptr) _exit(4);
