@@ -862,6 +862,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       return;
     }
     slot.channel = detail::WorkerChannel(slot.memory.data(), true);
+    if (options_.task_timeout) slot.channel.header->time_calls.store(1, std::memory_order_relaxed);
     int ends[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
       break_pool("socketpair failed: " + std::string(std::strerror(errno)));
@@ -892,7 +893,11 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       take_submitted(pending);
       assign(pending);
       while (rebalance(pending)) assign(pending);
-      if (take_back_stalled(pending)) assign(pending);
+      // Stalls take 250 ms: looked for after each sleep, and every 64 busy rounds.
+      if ((++stall_rounds_ % 64 == 0 || std::exchange(woke_, false)) &&
+          take_back_stalled(pending)) {
+        assign(pending);
+      }
       if (finished(pending)) break;
 
       // Replies due: a short spin catches them without a wake-up through the kernel. A busy
@@ -920,6 +925,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       }
       const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
                                  timeout_ms);
+      woke_ = true;
       if (!busy) {
         end_sleep();
         std::lock_guard lock(submit_mutex_);
@@ -1619,13 +1625,16 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   /// until it has emptied its request ring (it is alive then). A head sent over the socket
   /// is left alone (the worker may still be reading it). Returns whether it moved any.
   bool take_back_stalled(std::deque<Outgoing>& pending) {
-    const auto now = Clock::now();
+    std::optional<Clock::time_point> now;  // read once, and only when needed
     bool moved = false;
     for (Slot& slot : slots_) {
       if (slot.stalled && slot.channel.requests.empty()) slot.stalled = false;  // alive again
       if (slot.phase != Phase::ready || slot.in_flight.empty() || slot.stalled ||
-          slot.kill_reason != KillReason::none || slot.in_flight.front().on_socket ||
-          now - slot.head_started < kStallAfter ||
+          slot.kill_reason != KillReason::none || slot.in_flight.front().on_socket) {
+        continue;
+      }
+      if (!now) now = Clock::now();
+      if (*now - slot.head_started < kStallAfter ||
           !slot.channel.header->unstarted(slot.in_flight.front().request)) {
         continue;
       }
@@ -1708,6 +1717,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   bool sent_ahead_cancelled_ = false;  // by shutdown(cancel_futures)
   std::int64_t recent_task_ns_ = 0;  // how long tasks take in a worker, lately (dispatcher)
   std::uint32_t start_deaths_in_row_ = 0;  // see kMaxStartDeathsInRow (dispatcher)
+  std::uint64_t stall_rounds_ = 0;         // rounds of the dispatcher, for take_back_stalled
+  bool woke_ = false;                      // the dispatcher slept in epoll since the last look
   detail::AdaptiveSpin dispatcher_spin_{kDispatcherSpin};
   WireWriter scratch_;                // the request being encoded
   std::vector<std::byte> incoming_;  // the reply being decoded
