@@ -684,7 +684,17 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
     if constexpr (detail::any_future_argument<std::decay_t<Args>...>) {
       // inputs_ready() queues it once its input futures are done
-      if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) return future;
+      if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) {
+        bool closed = false;
+        {
+          std::lock_guard lock(submit_mutex_);
+          closed = closed_;
+        }
+        // Shut down meanwhile (finished() saw no waiting task): it would complete only when
+        // its inputs do, maybe after shutdown() returned.
+        if (closed) [[unlikely]] task->cancel();
+        return future;
+      }
     }
     task->try_transition(detail::kWaiting, detail::kQueued);
     enqueue(*task, *task);
@@ -1668,6 +1678,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     }
     std::lock_guard lock(submit_mutex_);
     if (!submitted_.empty() || !terminate_requests_.empty()) return false;
+    // Again under the lock: a submit that counted a waiting task before it looked at closed_
+    // (under this lock) is seen here.
+    if (waiting_tasks_.load(std::memory_order_seq_cst) != 0) return false;
     closed_ = true;
     return true;
   }
