@@ -218,7 +218,7 @@ TEST_CASE("submit racing shutdown: every future that submit returned completes",
           "[process_pool][faults][shutdown][stress]") {
   // Each round starts a pool (a fork server and one worker): a few ms in Debug, more
   // under the sanitizers, hence fewer rounds there.
-  const int rounds = kSanitized ? 60 : 200;
+  const int rounds = kSanitized ? 60 : 150;
   std::mt19937 random(17);
   for (int round = 0; round < rounds; ++round) {
     CAPTURE(round);
@@ -273,7 +273,7 @@ TEST_CASE("submit racing shutdown: every future that submit returned completes",
 }
 
 namespace {
-/// Maps storm_value over 0..count-1 while a thread kills a random worker every 1-5 ms;
+/// Maps storm_value over 0..count-1 while a thread kills a random worker every 2-6 ms;
 /// checks that each element is its exact value or a WorkerDied error, in order.
 void map_under_storm(std::size_t chunksize, int count) {
   confut::ProcessPoolExecutor ex(2);
@@ -285,7 +285,7 @@ void map_under_storm(std::size_t chunksize, int count) {
   std::thread killer([&] {
     std::mt19937 random(static_cast<unsigned>(chunksize));
     while (!stop.load()) {
-      std::this_thread::sleep_for(std::chrono::microseconds(1000 + random() % 4000));
+      std::this_thread::sleep_for(std::chrono::microseconds(2000 + random() % 4000));
       const std::vector<int> pids = ex.worker_pids();
       if (pids.empty()) continue;
       if (::kill(pids[random() % pids.size()], SIGKILL) == 0) ++kills;

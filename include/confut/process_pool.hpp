@@ -684,7 +684,17 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     Future<R> future(detail::StateRef<detail::State<R>>::adopt(task));
     if constexpr (detail::any_future_argument<std::decay_t<Args>...>) {
       // inputs_ready() queues it once its input futures are done
-      if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) return future;
+      if (detail::wait_for_inputs_counted(*task, *this, waiting_tasks_)) {
+        bool closed = false;
+        {
+          std::lock_guard lock(submit_mutex_);
+          closed = closed_;
+        }
+        // Shut down meanwhile (finished() saw no waiting task): it would complete only when
+        // its inputs do, maybe after shutdown() returned.
+        if (closed) [[unlikely]] task->cancel();
+        return future;
+      }
     }
     task->try_transition(detail::kWaiting, detail::kQueued);
     enqueue(*task, *task);
@@ -862,6 +872,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       return;
     }
     slot.channel = detail::WorkerChannel(slot.memory.data(), true);
+    if (options_.task_timeout) slot.channel.header->time_calls.store(1, std::memory_order_relaxed);
     int ends[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
       break_pool("socketpair failed: " + std::string(std::strerror(errno)));
@@ -892,7 +903,11 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       take_submitted(pending);
       assign(pending);
       while (rebalance(pending)) assign(pending);
-      if (take_back_stalled(pending)) assign(pending);
+      // Stalls take 250 ms: looked for after each sleep, and every 64 busy rounds.
+      if ((++stall_rounds_ % 64 == 0 || std::exchange(woke_, false)) &&
+          take_back_stalled(pending)) {
+        assign(pending);
+      }
       if (finished(pending)) break;
 
       // Replies due: a short spin catches them without a wake-up through the kernel. A busy
@@ -920,6 +935,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
       }
       const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
                                  timeout_ms);
+      woke_ = true;
       if (!busy) {
         end_sleep();
         std::lock_guard lock(submit_mutex_);
@@ -1622,13 +1638,16 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   /// until it has emptied its request ring (it is alive then). A head sent over the socket
   /// is left alone (the worker may still be reading it). Returns whether it moved any.
   bool take_back_stalled(std::deque<Outgoing>& pending) {
-    const auto now = Clock::now();
+    std::optional<Clock::time_point> now;  // read once, and only when needed
     bool moved = false;
     for (Slot& slot : slots_) {
       if (slot.stalled && slot.channel.requests.empty()) slot.stalled = false;  // alive again
       if (slot.phase != Phase::ready || slot.in_flight.empty() || slot.stalled ||
-          slot.kill_reason != KillReason::none || slot.in_flight.front().on_socket ||
-          now - slot.head_started < kStallAfter ||
+          slot.kill_reason != KillReason::none || slot.in_flight.front().on_socket) {
+        continue;
+      }
+      if (!now) now = Clock::now();
+      if (*now - slot.head_started < kStallAfter ||
           !slot.channel.header->unstarted(slot.in_flight.front().request)) {
         continue;
       }
@@ -1662,6 +1681,9 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
     }
     std::lock_guard lock(submit_mutex_);
     if (!submitted_.empty() || !terminate_requests_.empty()) return false;
+    // Again under the lock: a submit that counted a waiting task before it looked at closed_
+    // (under this lock) is seen here.
+    if (waiting_tasks_.load(std::memory_order_seq_cst) != 0) return false;
     closed_ = true;
     return true;
   }
@@ -1715,6 +1737,8 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   bool sent_ahead_cancelled_ = false;  // by shutdown(cancel_futures)
   std::int64_t recent_task_ns_ = 0;  // how long tasks take in a worker, lately (dispatcher)
   std::uint32_t start_deaths_in_row_ = 0;  // see kMaxStartDeathsInRow (dispatcher)
+  std::uint64_t stall_rounds_ = 0;         // rounds of the dispatcher, for take_back_stalled
+  bool woke_ = false;                      // the dispatcher slept in epoll since the last look
   detail::AdaptiveSpin dispatcher_spin_{kDispatcherSpin};
   WireWriter scratch_;                // the request being encoded
   std::vector<std::byte> incoming_;  // the reply being decoded

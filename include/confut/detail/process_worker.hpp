@@ -65,7 +65,8 @@ inline std::atomic<std::int64_t>*& worker_call_clock() noexcept {
   static std::atomic<std::int64_t>* clock = nullptr;
   return clock;
 }
-/// An invoker, as a call starts: the pool times the call (task_timeout) from here.
+/// An invoker, as a call starts: the pool times the call (task_timeout) from here. Without a
+/// timeout only a test of a null pointer (a clock read per call would cost in map chunks).
 inline void note_call_started() noexcept {
   if (std::atomic<std::int64_t>* clock = worker_call_clock()) {
     clock->store(steady_now_ns(), std::memory_order_release);
@@ -130,7 +131,9 @@ struct ChannelHeader {
   alignas(64) std::atomic<std::uint64_t> claims[kClaimSlots] = {};
   /// When the worker's current call started (steady clock, ns): written as each task, and
   /// each call of a map chunk, starts, so that the pool's task_timeout applies per call.
+  /// Only when the pool has set `time_calls` (it has a task_timeout) before the worker starts.
   alignas(64) std::atomic<std::int64_t> call_started_ns{0};
+  std::atomic<std::uint32_t> time_calls{0};
 
   /// The pool's side, before it pushes request number `request`.
   void mark_sent(std::uint64_t request) noexcept {
@@ -323,7 +326,9 @@ inline void replace_with_channel_error(WireWriter& outbox, std::uint64_t sequenc
   ::close(ends.memory);
   if (memory.data() == nullptr) _exit(4);
   WorkerChannel channel(memory.data(), false);
-  worker_call_clock() = &channel.header->call_started_ns;
+  if (channel.header->time_calls.load(std::memory_order_relaxed) != 0) {
+    worker_call_clock() = &channel.header->call_started_ns;
+  }
   ReplySender replies(channel.replies, ends.socket, ends.bell);
   WireWriter outbox;
 
