@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <future>
 #include <latch>
 #include <string>
@@ -108,4 +110,39 @@ TEST_CASE("a three-task cycle is detected", "[deadlock]") {
   }
   for (int i = 0; i < 3; ++i) p[i].set_value(tasks[static_cast<std::size_t>(i)]);
   for (auto& t : tasks) REQUIRE_THROWS_AS(t.result(5s), confut::DeadlockError);
+}
+
+TEST_CASE("W7b: every waiter of the cycle gets DeadlockError within 100 ms", "[deadlock]") {
+  // Waiters now sleep (a spare thread takes their place) instead of running other tasks:
+  // detection must still happen before a waiter sleeps, and reach each task of the cycle.
+  confut::ThreadPoolExecutor ex(2);
+  std::promise<confut::Future<int>> to_a, to_b;
+  std::shared_future<confut::Future<int>> future_of_a = to_a.get_future().share();
+  std::shared_future<confut::Future<int>> future_of_b = to_b.get_future().share();
+  std::latch both_running(2);
+  std::atomic<double> elapsed_ms[2] = {-1.0, -1.0};
+  auto waiter = [&both_running, &elapsed_ms](int index,
+                                             std::shared_future<confut::Future<int>> other) {
+    both_running.arrive_and_wait();
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      return other.get().result() + 1;
+    } catch (const confut::DeadlockError&) {
+      elapsed_ms[index] = std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+      throw;
+    }
+  };
+  auto a = ex.submit(waiter, 0, future_of_b);
+  auto b = ex.submit(waiter, 1, future_of_a);
+  to_a.set_value(a);
+  to_b.set_value(b);
+  REQUIRE_THROWS_AS(a.result(5s), confut::DeadlockError);
+  REQUIRE_THROWS_AS(b.result(5s), confut::DeadlockError);
+  INFO("a: " << elapsed_ms[0].load() << " ms, b: " << elapsed_ms[1].load() << " ms");
+  CHECK(elapsed_ms[0].load() >= 0.0);
+  CHECK(elapsed_ms[1].load() >= 0.0);
+  CHECK(elapsed_ms[0].load() < 100.0 + 250.0);  // 100 ms, with a margin for a loaded machine
+  CHECK(elapsed_ms[1].load() < 100.0 + 250.0);
 }

@@ -118,7 +118,7 @@ TEST_CASE("a chain of nested waits past the bound fails with an Error naming it,
   std::string message;
   bool deadlock = false;
   try {
-    (void)ex.submit(chain, 20000).result(60s);
+    (void)ex.submit(chain, 10000).result(60s);
   } catch (const confut::DeadlockError&) {
     deadlock = true;
   } catch (const confut::TimeoutError&) {
