@@ -6,7 +6,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <filesystem>
 #include <future>
 #include <random>
 #include <stdexcept>
@@ -26,18 +25,6 @@
 
 using namespace confut_test;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::size_t thread_count() {
-  std::size_t count = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
-    ++count;
-  }
-  return count;
-}
-
-}  // namespace
 
 TEST_CASE("shutdown(wait=true) from inside a task throws, and the owner may then destroy the "
           "pool",

@@ -294,3 +294,27 @@ TEST_CASE("stress: nested chains of random depth on pools of 1 to 3 workers",
     for (std::size_t c = 0; c < chains.size(); ++c) REQUIRE(chains[c].result(60s) == depths[c]);
   }
 }
+
+TEST_CASE("spare threads retire once the blocked threads are back", "[waiting]") {
+  confut::ThreadPoolExecutor other(1);
+  confut::ThreadPoolExecutor ex(1);
+  REQUIRE(ex.submit(ident, 0).result(10s) == 0);  // every worker has started
+  const std::size_t before = thread_count();
+  Gate gate;
+  auto held = other.submit(gate.returning(1));
+  std::vector<confut::Future<int>> waiters;
+  for (int i = 0; i < 4; ++i) waiters.push_back(ex.submit([held] { return held.result(); }));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (ex.stats().running < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  REQUIRE(ex.stats().running == 4);  // the worker and three spare threads, all blocked
+  REQUIRE(thread_count() >= before + 3);
+  gate.open();
+  for (auto& waiter : waiters) REQUIRE(waiter.result(10s) == 1);
+  while (thread_count() > before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(thread_count() == before);
+  REQUIRE(ex.submit(ident, 2).result(10s) == 2);
+}
