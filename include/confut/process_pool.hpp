@@ -395,7 +395,11 @@ class ProcessChunkTask final : public State<std::vector<std::variant<V, std::exc
     try {
       Chunk outcomes;
       const auto count = in.read<std::uint64_t>();
-      if (count > in.remaining()) throw DecodeError("confut: corrupt map chunk reply");
+      // One outcome per call that was sent: a count beyond that is corrupt, and reserving
+      // by it could ask for far more memory than the reply holds.
+      if (count > in.remaining() || count > chunk_.size()) {
+        throw DecodeError("confut: corrupt map chunk reply");
+      }
       outcomes.reserve(static_cast<std::size_t>(count));
       for (std::uint64_t i = 0; i < count; ++i) {
         if (in.read<std::uint8_t>() == 0) {
