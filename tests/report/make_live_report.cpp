@@ -14,6 +14,7 @@ int add(int a, int b) { return a + b; }
 }  // namespace live_report
 
 int main(int argc, char** argv) {
+  confut::Runtime runtime(argc, argv);  // before anything else: it may become the fork server
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s REPORT.html\n", argv[0]);
     return 2;
