@@ -146,6 +146,13 @@ TEST_CASE("a huge count of elements that take no bytes throws DecodeError at onc
     REQUIRE_THROWS_AS((decode_all<std::vector<std::array<int, 0>>>(bytes)), confut::DecodeError);
     REQUIRE_THROWS_AS(decode_all<std::vector<Silent>>(bytes), confut::DecodeError);
   }
+  // Elements of no bytes but much memory count as their size: 2^20 arrays of 4096
+  // monostates would be 4 GiB from an 8-byte count.
+  using Wide = std::array<std::monostate, 4096>;
+  REQUIRE_THROWS_AS(decode_all<std::vector<Wide>>(Bytes().count(std::uint64_t{1} << 20).get()),
+                    confut::DecodeError);
+  REQUIRE(decode_all<std::vector<Wide>>(Bytes().count(256).get()).size() == 256);  // 1 MiB
+  REQUIRE_THROWS_AS(decode_all<std::vector<Wide>>(Bytes().count(257).get()), confut::DecodeError);
   // Nested: every inner vector is small, together they are not.
   Bytes nested;
   nested.count(4);

@@ -326,3 +326,74 @@ TEST_CASE("fault storm: random SIGKILLs during a 20000-task map with chunksize 6
           "[process_pool][faults][stress]") {
   map_under_storm(64, kSanitized ? 4000 : 20000);
 }
+
+// ---- a map chunk whose result fails to encode part-way --------------------------------
+
+/// A type whose encoder writes its value, then refuses it (a check done late).
+class LateCheck {
+ public:
+  explicit LateCheck(int cents) : cents_(cents) {}
+  int cents() const { return cents_; }
+
+ private:
+  int cents_;
+};
+
+template <>
+struct confut::Codec<LateCheck> {
+  static void encode(confut::WireWriter& w, const LateCheck& value) {
+    w.write(value.cents());
+    if (value.cents() == 2) throw std::runtime_error("cannot encode 2");
+  }
+  static LateCheck decode(confut::WireReader& r) { return LateCheck(r.read<int>()); }
+};
+
+namespace {
+LateCheck make_late_check(int cents) { return LateCheck(cents); }
+
+struct FaultNode {
+  int value;
+  std::vector<FaultNode> children;
+};
+
+/// A chain of `depth` nodes below the root, the root's value `depth`.
+FaultNode deep_node(int depth) {
+  FaultNode root{depth, {}};
+  FaultNode* at = &root;
+  for (int i = 0; i < depth; ++i) {
+    at->children.push_back(FaultNode{i, {}});
+    at = &at->children[0];
+  }
+  return root;
+}
+}  // namespace
+
+TEST_CASE("a map chunk whose result fails to encode part-way keeps every other value in place",
+          "[process_pool][faults][map]") {
+  confut::ProcessPoolExecutor ex(confut::ProcessPoolOptions{.max_workers = 1});
+  SECTION("a Codec that throws after writing") {
+    auto results = ex.map(make_late_check, std::vector<int>{1, 2, 3}, {.chunksize = 3});
+    std::vector<std::string> seen;
+    for (auto it = results.begin(); it != results.end(); ++it) {
+      try {
+        seen.push_back(std::to_string((*it).cents()));
+      } catch (const std::runtime_error& e) {
+        seen.push_back(std::string("error: ") + e.what());
+      }
+    }
+    REQUIRE(seen == std::vector<std::string>{"1", "error: cannot encode 2", "3"});
+  }
+  SECTION("a result nested deeper than the encoder's limit") {
+    auto results = ex.map(deep_node, std::vector<int>{1, 600, 3}, {.chunksize = 3});
+    std::vector<std::string> seen;
+    for (auto it = results.begin(); it != results.end(); ++it) {
+      try {
+        seen.push_back(std::to_string((*it).value));
+      } catch (const confut::RemoteError& e) {
+        seen.push_back(e.remote_type());
+      }
+    }
+    REQUIRE(seen == std::vector<std::string>{"1", "confut::EncodeError", "3"});
+  }
+  REQUIRE(ex.submit(square, 7).result(10s) == 49);
+}

@@ -353,6 +353,9 @@ void remote_invoke_chunk(WireReader& in, WireWriter& out) {
   out.write(static_cast<std::uint64_t>(chunk.size()));
   for (auto& arguments : chunk) {
     note_call_started();  // task_timeout applies to each call
+    // A value whose encoding throws part-way (a Codec that checks late, a value nested too
+    // deep) leaves bytes behind: they are dropped, so that the next outcome starts here.
+    const std::size_t outcome_start = out.size();
     try {
       if constexpr (std::is_same_v<V, std::monostate>) {
         std::apply(fn, std::move(arguments));
@@ -363,6 +366,7 @@ void remote_invoke_chunk(WireReader& in, WireWriter& out) {
         out.write(value);
       }
     } catch (...) {
+      out.buffer().resize(outcome_start);
       out.write(std::uint8_t{1});
       encode_exception(out, std::current_exception());
     }

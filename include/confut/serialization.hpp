@@ -30,7 +30,7 @@
 /// accounts for (see WireLimits):
 /// - a count of elements must fit in the bytes left, at the fewest bytes an element can take;
 /// - elements that take no bytes at all (std::monostate, empty structs, std::tuple<>) count
-///   against `WireLimits::max_empty_elements` for the whole message;
+///   against `WireLimits::max_empty_elements` for the whole message, each as its sizeof;
 /// - memory reserved ahead of decoding is at most what the bytes left can fill; past that,
 ///   containers grow as their elements arrive; a value that still needs more memory than the
 ///   process can have (std::bad_alloc, std::length_error) fails with DecodeError;
@@ -102,7 +102,8 @@ struct WireLimits {
   /// AddressSanitizer, of the 8 MiB a thread has by default on Linux.
   std::size_t max_depth = 512;
   /// Elements that take no bytes (std::monostate, empty structs, std::tuple<>, and Codec
-  /// types that read nothing) allowed in one message, all containers together.
+  /// types that read nothing) allowed in one message, all containers together, each counted
+  /// as its size in memory (sizeof, so std::array<std::monostate, 4096> counts 4096).
   std::size_t max_empty_elements = std::size_t{1} << 20;
 };
 
@@ -359,15 +360,17 @@ struct WireAccess {
 
   static bool outermost(const WireReader& reader) noexcept { return reader.depth_ == 0; }
 
-  /// Takes `count` elements that take no bytes from the message's allowance.
-  static void take_empty_elements(WireReader& reader, std::size_t count) {
-    if (count > reader.empty_elements_left_) {
+  /// Takes `count` elements that take no bytes, `units` each (their size in memory), from
+  /// the message's allowance.
+  static void take_empty_elements(WireReader& reader, std::size_t count, std::size_t units) {
+    if (count > reader.empty_elements_left_ / units) {
       throw DecodeError("confut: corrupt input: " + std::to_string(count) +
-                        " more elements that take no bytes, over the limit of " +
+                        " more elements that take no bytes (of " + std::to_string(units) +
+                        " bytes in memory each), over the limit of " +
                         std::to_string(reader.max_empty_elements_) +
                         " in one message (WireLimits::max_empty_elements)");
     }
-    reader.empty_elements_left_ -= count;
+    reader.empty_elements_left_ -= count * units;
   }
 
  private:
@@ -419,6 +422,10 @@ template <class... Parts>
 struct ElementCost {
   static constexpr std::size_t min_size = (std::size_t{0} + ... + min_encoded_size<Parts>());
   static constexpr bool empty = (encodes_to_nothing<Parts>() && ...);
+  /// What one element counts against WireLimits::max_empty_elements when it takes no bytes:
+  /// its size in memory, so that an element of no bytes but much memory
+  /// (std::array<std::monostate, 4096>) cannot turn a few bytes into gigabytes.
+  static constexpr std::size_t empty_units = std::max<std::size_t>(1, (std::size_t{0} + ... + sizeof(Parts)));
 };
 
 /// Reads the count of a container whose elements cost `Cost`, and rejects one that the input
@@ -427,7 +434,9 @@ struct ElementCost {
 template <class Cost>
 std::size_t read_count(WireReader& reader) {
   const std::size_t size = read_size(reader, Cost::min_size);
-  if constexpr (Cost::min_size == 0 && Cost::empty) WireAccess::take_empty_elements(reader, size);
+  if constexpr (Cost::min_size == 0 && Cost::empty) {
+    WireAccess::take_empty_elements(reader, size, Cost::empty_units);
+  }
   return size;
 }
 
@@ -439,7 +448,7 @@ void decode_each(WireReader& reader, std::size_t size, DecodeOne decode_one) {
     if constexpr (Cost::min_size == 0 && !Cost::empty) {
       const std::size_t before = reader.remaining();
       decode_one();
-      if (reader.remaining() == before) WireAccess::take_empty_elements(reader, 1);
+      if (reader.remaining() == before) WireAccess::take_empty_elements(reader, 1, Cost::empty_units);
     } else {
       decode_one();
     }
