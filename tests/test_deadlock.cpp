@@ -7,6 +7,7 @@
 #include <future>
 #include <latch>
 #include <string>
+#include <thread>
 
 #include <confut/confut.hpp>
 
@@ -145,4 +146,168 @@ TEST_CASE("W7b: every waiter of the cycle gets DeadlockError within 100 ms", "[d
   CHECK(elapsed_ms[1].load() >= 0.0);
   CHECK(elapsed_ms[0].load() < 100.0 + 250.0);  // 100 ms, with a margin for a loaded machine
   CHECK(elapsed_ms[1].load() < 100.0 + 250.0);
+}
+
+// ---- cycles through set waits: as_completed and wait(FIRST_COMPLETED / FIRST_EXCEPTION) ----
+// Every wait inside the tasks is bounded (5 s): without detection the cycle ends by timeout
+// and the test fails instead of hanging.
+
+namespace {
+
+using IntFuture = confut::Future<int>;
+
+/// A task that, once `running` lets it go and `delay` passes, waits (5 s at most) for the
+/// future `other` will hold and returns its result + 1.
+auto waiting_for(std::latch& running, std::shared_future<IntFuture> other,
+                 std::chrono::milliseconds delay) {
+  return [&running, other, delay] {
+    running.arrive_and_wait();
+    std::this_thread::sleep_for(delay);
+    return other.get().result(5s) + 1;
+  };
+}
+
+/// Task a waits with `set_wait` for any of {b}, task b waits for a (b.result). One of them
+/// closes the cycle (the one that sleeps last) and gets DeadlockError; when that is b, a's set
+/// wait ends with b failed and a returns 1. `set_waiter_first` picks who sleeps first.
+template <class SetWait>
+void check_set_wait_cycle(SetWait set_wait, bool set_waiter_first) {
+  confut::ThreadPoolExecutor ex(2);
+  std::promise<IntFuture> to_a, to_b;
+  std::shared_future<IntFuture> future_of_a = to_a.get_future().share();
+  std::shared_future<IntFuture> future_of_b = to_b.get_future().share();
+  std::latch both_running(2);
+  const auto start = std::chrono::steady_clock::now();
+  auto a = ex.submit([&both_running, future_of_b, set_wait, set_waiter_first] {
+    both_running.arrive_and_wait();
+    if (!set_waiter_first) std::this_thread::sleep_for(20ms);
+    set_wait(future_of_b.get());
+    return 1;
+  });
+  auto b = ex.submit(waiting_for(both_running, future_of_a, set_waiter_first ? 20ms : 0ms));
+  to_a.set_value(a);
+  to_b.set_value(b);
+
+  std::string message;
+  try {
+    (void)b.result(10s);
+    FAIL("b returned: the cycle was not detected");
+  } catch (const confut::DeadlockError& e) {
+    message = e.what();
+  }
+  int a_value = 0;
+  try {
+    a_value = a.result(10s);  // b closed the cycle
+  } catch (const confut::DeadlockError&) {  // a closed it: b failed with a's error
+    a_value = 1;
+  }
+  REQUIRE(a_value == 1);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(message);
+  REQUIRE(message.find("task " + std::to_string(a.id())) != std::string::npos);
+  REQUIRE(message.find("task " + std::to_string(b.id())) != std::string::npos);
+  REQUIRE(seconds < 3.0);  // well before the 5 s bounds of the waits
+  REQUIRE(ex.submit(ident, 3).result(10s) == 3);  // the pool keeps working
+}
+
+template <class SetWait>
+void check_set_wait_cycle_both_orders(SetWait set_wait) {
+  for (const bool set_waiter_first : {true, false}) {
+    INFO("set waiter sleeps first: " << set_waiter_first);
+    check_set_wait_cycle(set_wait, set_waiter_first);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("as_completed in a task that closes a cycle of waits raises DeadlockError",
+          "[deadlock]") {
+  check_set_wait_cycle_both_orders([](IntFuture b) {
+    for (auto& f : confut::as_completed({b}, 5s)) (void)f;
+  });
+}
+
+TEST_CASE("wait FIRST_COMPLETED in a cycle of waits raises DeadlockError", "[deadlock]") {
+  check_set_wait_cycle_both_orders(
+      [](IntFuture b) { (void)confut::wait({b}, confut::FIRST_COMPLETED, 5s); });
+}
+
+TEST_CASE("wait FIRST_EXCEPTION in a cycle of waits raises DeadlockError", "[deadlock]") {
+  check_set_wait_cycle_both_orders(
+      [](IntFuture b) { (void)confut::wait({b}, confut::FIRST_EXCEPTION, 5s); });
+}
+
+TEST_CASE("a set wait with one free member is not a deadlock", "[deadlock]") {
+  // a waits for any of {b, c}; b waits for a, but c runs freely and finishes: a returns
+  // once c is done, then b.
+  for (const bool as_completed : {false, true}) {
+    for (const bool set_waiter_first : {true, false}) {
+      INFO("as_completed: " << as_completed << ", set waiter sleeps first: " << set_waiter_first);
+      confut::ThreadPoolExecutor ex(3);
+      std::promise<IntFuture> to_a, to_b;
+      std::shared_future<IntFuture> future_of_a = to_a.get_future().share();
+      std::shared_future<IntFuture> future_of_b = to_b.get_future().share();
+      std::latch all_running(3);
+      auto c = ex.submit([&all_running] {
+        all_running.arrive_and_wait();
+        std::this_thread::sleep_for(300ms);
+        return 7;
+      });
+      auto a = ex.submit([&all_running, future_of_b, c, as_completed, set_waiter_first] {
+        all_running.arrive_and_wait();
+        if (!set_waiter_first) std::this_thread::sleep_for(20ms);
+        if (as_completed) {
+          for (auto& f : confut::as_completed({future_of_b.get(), c}, 5s)) return f.result();
+          return -1;
+        }
+        auto [done, not_done] = confut::wait({future_of_b.get(), c}, confut::FIRST_COMPLETED, 5s);
+        return done.size() == 1 && not_done.size() == 1 ? done.front().result() : -1;
+      });
+      auto b = ex.submit(waiting_for(all_running, future_of_a, set_waiter_first ? 20ms : 0ms));
+      to_a.set_value(a);
+      to_b.set_value(b);
+      REQUIRE(a.result(10s) == 7);
+      REQUIRE(b.result(10s) == 8);
+      REQUIRE(c.result(10s) == 7);
+    }
+  }
+}
+
+TEST_CASE("a set wait whose two members both lead back raises DeadlockError", "[deadlock]") {
+  // a waits for any of {b, c}; b and c each wait for a. Whoever sleeps last closes the
+  // cycle; when that is b or c, a's wait ends with it failed and a returns, then the other.
+  for (const bool set_waiter_last : {false, true}) {
+    INFO("set waiter sleeps last: " << set_waiter_last);
+    confut::ThreadPoolExecutor ex(3);
+    std::promise<IntFuture> to_a, to_b, to_c;
+    std::shared_future<IntFuture> future_of_a = to_a.get_future().share();
+    std::shared_future<IntFuture> future_of_b = to_b.get_future().share();
+    std::shared_future<IntFuture> future_of_c = to_c.get_future().share();
+    std::latch all_running(3);
+    const auto start = std::chrono::steady_clock::now();
+    auto a = ex.submit([&all_running, future_of_b, future_of_c, set_waiter_last] {
+      all_running.arrive_and_wait();
+      if (set_waiter_last) std::this_thread::sleep_for(30ms);
+      (void)confut::wait({future_of_b.get(), future_of_c.get()}, confut::FIRST_COMPLETED, 5s);
+      return 1;
+    });
+    auto b = ex.submit(waiting_for(all_running, future_of_a, set_waiter_last ? 0ms : 20ms));
+    auto c = ex.submit(waiting_for(all_running, future_of_a, set_waiter_last ? 0ms : 40ms));
+    to_a.set_value(a);
+    to_b.set_value(b);
+    to_c.set_value(c);
+    int deadlocks = 0;
+    for (auto* f : {&a, &b, &c}) {
+      try {
+        (void)f->result(10s);
+      } catch (const confut::DeadlockError&) {
+        ++deadlocks;
+      }
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    REQUIRE(deadlocks >= 1);
+    REQUIRE(seconds < 3.0);  // well before the 5 s bounds of the waits
+  }
 }

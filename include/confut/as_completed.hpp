@@ -48,7 +48,7 @@ class AsCompleted {
     std::mutex mutex;
     std::deque<Future<T>> finished;    // done, not yet yielded
     std::size_t unfinished = 0;        // added, not done yet
-    std::unordered_set<const detail::StateBase*> members;  // added, not yet yielded
+    std::unordered_set<detail::StateBase*> members;  // added, not yet yielded
     detail::ThreadContext* waiter = nullptr;
   };
 
@@ -120,10 +120,18 @@ class AsCompleted {
   /// none is left; throws TimeoutError once the deadline given at construction passes.
   Future<T> next() {
     detail::ThreadContext& context = detail::this_thread_context();
+    // For the deadlock check, a task's wait is one for any of the members (none is done):
+    // they stay alive, held here, until this thread yields them. Past what the check walks
+    // the wait is not recorded (no cycle is reported through it).
+    std::vector<detail::StateBase*> pending;
     {
       std::lock_guard lock(shared_->mutex);
       if (!shared_->finished.empty()) return pop_locked();
       if (shared_->unfinished == 0) return Future<T>();
+      if (context.current_task != nullptr &&
+          shared_->members.size() <= detail::kMaxWaitNodes) {
+        pending.assign(shared_->members.begin(), shared_->members.end());
+      }
       context.retain();
       shared_->waiter = &context;
     }
@@ -143,7 +151,7 @@ class AsCompleted {
           std::lock_guard lock(shared_->mutex);
           return !shared_->finished.empty();
         },
-        deadline_, nullptr);
+        deadline_, nullptr, pending);
     if (!ready) throw TimeoutError("as_completed: timed out");
     std::lock_guard lock(shared_->mutex);
     return pop_locked();

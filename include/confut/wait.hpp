@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <unordered_set>
 #include <vector>
 
@@ -98,7 +99,7 @@ WaitResult<T> wait_impl(std::vector<Future<T>> futures, ReturnWhen when,
   remove_duplicate_futures(futures);
   if (when == ReturnWhen::all_completed && this_thread_context().scheduler != nullptr) {
     // On a pool worker, one at a time: each wait can help run that task and takes part in
-    // deadlock detection.
+    // deadlock detection (the other modes take part as a wait for any of the pending ones).
     for (const auto& future : futures) {
       if (!wait_for_state(*future.state(), deadline)) break;
     }
@@ -133,7 +134,10 @@ WaitResult<T> wait_impl(std::vector<Future<T>> futures, ReturnWhen when,
             return when == ReturnWhen::first_exception &&
                    group->any_failed.load(std::memory_order_acquire);
           },
-          deadline, nullptr);
+          deadline, nullptr,
+          // For the deadlock check, a wait for any of them (ALL_COMPLETED is not one; it
+          // comes here only off pool threads, which run no tasks).
+          when == ReturnWhen::all_completed ? std::span<StateBase* const>() : pending_states);
     }
     group->release();
   }

@@ -4,6 +4,7 @@
 // detect deadlocks).
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -50,6 +51,16 @@ class Scheduler {
   ~Scheduler() = default;
 };
 
+/// What a blocked thread waits for: one future, or any one of a set (wait() with
+/// FIRST_COMPLETED or FIRST_EXCEPTION, as_completed). The set's array belongs to the waiter
+/// and stays valid, with every state in it, for as long as the target is recorded.
+struct WaitTarget {
+  StateBase* one = nullptr;
+  StateBase* const* any = nullptr;
+  std::size_t any_count = 0;
+  bool empty() const noexcept { return one == nullptr && any_count == 0; }
+};
+
 struct ThreadContext {
   void retain() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -67,8 +78,9 @@ struct ThreadContext {
   unsigned inline_depth = 0;
   /// A pool's spare thread (see ThreadPoolExecutor); read by the pool under its idle lock.
   bool spare = false;
-  /// The future this thread is blocked on; read and written under wait_graph_mutex().
-  StateBase* waiting_on = nullptr;
+  /// The future (or set of futures) this thread is blocked on; read and written under
+  /// wait_graph_mutex().
+  WaitTarget waiting_on;
 };
 
 /// Guards every ThreadContext::waiting_on and the lifetime of contexts seen through a
