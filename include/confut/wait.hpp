@@ -107,6 +107,11 @@ WaitResult<T> wait_impl(std::vector<Future<T>> futures, ReturnWhen when,
     auto* group = new WaitGroup;
     group->waiter = &this_thread_context();
     group->waiter->retain();
+    // The waiter's reference goes on every way out, a DeadlockError from block_until too.
+    struct ReleaseOnExit {
+      WaitGroup* group;
+      ~ReleaseOnExit() { group->release(); }
+    } release_on_exit{group};
     bool ready = false;
     std::vector<StateBase*> pending_states;
     for (const auto& future : futures) {
@@ -139,7 +144,6 @@ WaitResult<T> wait_impl(std::vector<Future<T>> futures, ReturnWhen when,
           // comes here only off pool threads, which run no tasks).
           when == ReturnWhen::all_completed ? std::span<StateBase* const>() : pending_states);
     }
-    group->release();
   }
   WaitResult<T> result;
   for (const auto& future : futures) {
