@@ -125,7 +125,10 @@ inline void set_waiting_on(ThreadContext& context, const WaitTarget& target) {
     std::string message = "deadlock: " + waiter;
     const WaitTarget* waited = &target;
     for (const StateBase* state : cycle) {
-      message += " " + describe_wait(*waited, *state) + ", which";
+      // Appended piece by piece: `" " + std::string&&` trips g++ 12's -Wrestrict at -O3.
+      message += ' ';
+      message += describe_wait(*waited, *state);
+      message += ", which";
       waited = &state->running_on.load(std::memory_order_acquire)->waiting_on;
     }
     message += cycle.back() == context.current_task ? " is the waiter" : " waits for " + waiter;
