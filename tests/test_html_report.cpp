@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include <confut/detail/html_report.hpp>
+#include <confut/detail/report/html_report.hpp>
 #include <confut/stats.hpp>
 #include <confut/task_stream.hpp>
 

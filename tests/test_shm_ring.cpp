@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <confut/detail/shm_ring.hpp>
+#include <confut/detail/process/shm_ring.hpp>
 
 namespace {
 

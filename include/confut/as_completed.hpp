@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "detail/blocking.hpp"
-#include "detail/thread_context.hpp"
+#include "detail/waiting/blocking.hpp"
+#include "detail/waiting/thread_context.hpp"
 #include "errors.hpp"
 #include "future.hpp"
 

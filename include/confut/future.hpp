@@ -15,8 +15,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "detail/blocking.hpp"
-#include "detail/shared_state.hpp"
+#include "detail/waiting/blocking.hpp"
+#include "detail/core/shared_state.hpp"
 #include "error_handler.hpp"
 #include "errors.hpp"
 

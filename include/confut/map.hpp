@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "dependencies.hpp"
-#include "detail/blocking.hpp"
+#include "detail/waiting/blocking.hpp"
 #include "errors.hpp"
 #include "future.hpp"
 

@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "detail/html_report.hpp"
-#include "detail/recorder.hpp"
+#include "detail/report/html_report.hpp"
+#include "detail/report/recorder.hpp"
 #include "error_handler.hpp"
 #include "errors.hpp"
 #include "stats.hpp"

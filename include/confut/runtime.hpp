@@ -17,7 +17,7 @@
 
 #include "errors.hpp"
 #if defined(__linux__)
-#include "detail/zygote.hpp"  // detail::runtime_alive, and the fork server's entry
+#include "detail/process/fork_server.hpp"  // detail::runtime_alive, and the fork server's entry
 #else
 namespace confut::detail {
 inline std::atomic<bool> runtime_alive{false};

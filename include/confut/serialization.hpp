@@ -72,7 +72,7 @@
 #include <variant>
 #include <vector>
 
-#include "detail/serialization_aggregate.hpp"
+#include "detail/serialization/aggregate.hpp"
 #include "errors.hpp"
 
 namespace confut {

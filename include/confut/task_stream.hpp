@@ -22,7 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "detail/json.hpp"
+#include "detail/report/json.hpp"
 #include "errors.hpp"
 
 namespace confut {

@@ -13,8 +13,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "detail/blocking.hpp"
-#include "detail/thread_context.hpp"
+#include "detail/waiting/blocking.hpp"
+#include "detail/waiting/thread_context.hpp"
 #include "future.hpp"
 
 namespace confut {

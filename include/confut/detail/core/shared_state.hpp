@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "../error_handler.hpp"
+#include "../../error_handler.hpp"
 #include "task_allocator.hpp"
 #include "type_name.hpp"
 

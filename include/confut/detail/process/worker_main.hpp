@@ -20,10 +20,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../serialization.hpp"
-#include "code_location.hpp"
+#include "../../serialization.hpp"
+#include "../remote/code_location.hpp"
 #include "framing.hpp"
-#include "remote_exception.hpp"
+#include "../remote/remote_exception.hpp"
 #include "shm_ring.hpp"
 
 namespace confut::detail {

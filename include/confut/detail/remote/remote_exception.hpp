@@ -15,9 +15,9 @@
 #include <cxxabi.h>
 #endif
 
-#include "../errors.hpp"
-#include "../serialization.hpp"
-#include "type_name.hpp"
+#include "../../errors.hpp"
+#include "../../serialization.hpp"
+#include "../core/type_name.hpp"
 
 namespace confut::detail {
 

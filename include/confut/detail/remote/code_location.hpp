@@ -12,7 +12,7 @@
 
 #include <link.h>
 
-#include "../errors.hpp"
+#include "../../errors.hpp"
 
 namespace confut::detail {
 

@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "../stats.hpp"
-#include "../task_stream.hpp"
-#include "shared_state.hpp"
+#include "../../stats.hpp"
+#include "../../task_stream.hpp"
+#include "../core/shared_state.hpp"
 
 namespace confut::detail {
 

@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "../stats.hpp"
-#include "../task_stream.hpp"
+#include "../../stats.hpp"
+#include "../../task_stream.hpp"
 #include "json.hpp"
 
 namespace confut::detail {

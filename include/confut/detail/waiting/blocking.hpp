@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "../errors.hpp"
-#include "adaptive_spin.hpp"
-#include "shared_state.hpp"
-#include "spin_wait.hpp"
+#include "../../errors.hpp"
+#include "../sync/adaptive_spin.hpp"
+#include "../core/shared_state.hpp"
+#include "../sync/spin_wait.hpp"
 #include "thread_context.hpp"
 
 namespace confut::detail {

@@ -9,9 +9,9 @@
 #include <mutex>
 #include <string>
 
-#include "cpu_relax.hpp"
-#include "parker.hpp"
-#include "shared_state.hpp"
+#include "../sync/cpu_relax.hpp"
+#include "../sync/parker.hpp"
+#include "../core/shared_state.hpp"
 
 namespace confut::detail {
 

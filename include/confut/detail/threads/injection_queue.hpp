@@ -23,8 +23,8 @@
 #include <mutex>
 #include <vector>
 
-#include "shared_state.hpp"
-#include "spin_then_block_mutex.hpp"
+#include "../core/shared_state.hpp"
+#include "../sync/spin_then_block_mutex.hpp"
 
 namespace confut::detail {
 

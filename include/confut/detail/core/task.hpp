@@ -14,8 +14,8 @@
 #define CONFUT_HAVE_DLADDR 1
 #endif
 
-#include "../dependencies.hpp"
-#include "../named.hpp"
+#include "../../dependencies.hpp"
+#include "../../named.hpp"
 #include "shared_state.hpp"
 #include "type_name.hpp"
 

@@ -36,9 +36,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../errors.hpp"
-#include "process_worker.hpp"
-#include "thread_context.hpp"
+#include "../../errors.hpp"
+#include "worker_main.hpp"
+#include "../waiting/thread_context.hpp"
 
 extern char** environ;
 

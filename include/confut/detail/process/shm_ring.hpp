@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../errors.hpp"
-#include "futex.hpp"
-#include "spin_wait.hpp"
+#include "../../errors.hpp"
+#include "../sync/futex.hpp"
+#include "../sync/spin_wait.hpp"
 
 namespace confut::detail {
 
