@@ -20,6 +20,7 @@
 
 #include "errors.hpp"
 #include "future.hpp"
+#include "detail/sync/spin_lock.hpp"
 
 namespace confut {
 
@@ -213,14 +214,6 @@ class DependencyBlock {
     std::uint64_t input_id = 0;  // kept: `input` may be gone once the task ran
   };
 
-  struct SpinGuard {
-    explicit SpinGuard(std::atomic_flag& flag) : flag_(flag) {
-      while (flag_.test_and_set(std::memory_order_acquire)) cpu_relax();
-    }
-    ~SpinGuard() { flag_.clear(std::memory_order_release); }
-    std::atomic_flag& flag_;
-  };
-
   std::span<Node> nodes() noexcept { return {nodes_, count_}; }
   std::span<const Node> nodes() const noexcept { return {nodes_, count_}; }
 
@@ -255,7 +248,7 @@ class DependencyBlock {
   Node* nodes_ = inline_nodes_;
   std::uint32_t count_ = 0;
   std::atomic<std::uint32_t> remaining_{0};
-  std::atomic_flag lock_;
+  SpinLock lock_;
   bool inputs_released_ = false;
 };
 

@@ -9,43 +9,15 @@
 #include <type_traits>
 #include <utility>
 
-#if __has_include(<dlfcn.h>)
-#include <dlfcn.h>
-#define CONFUT_HAVE_DLADDR 1
-#endif
-
 #include "../../dependencies.hpp"
 #include "../../named.hpp"
 #include "shared_state.hpp"
-#include "type_name.hpp"
+#include "identity.hpp"
 
 namespace confut::detail {
 
-/// The name of a function pointer's target where the symbol table has it, else its type.
-template <class F>
-std::string callable_name([[maybe_unused]] const void* function_address) {
-#if defined(CONFUT_HAVE_DLADDR)
-  if (function_address != nullptr) {
-    Dl_info info{};
-    if (dladdr(function_address, &info) != 0 && info.dli_sname != nullptr &&
-        info.dli_saddr == function_address) {
-      return demangle(info.dli_sname);
-    }
-  }
-#endif
-  return type_name<F>();
-}
-
-template <class F>
-inline constexpr bool is_function_pointer_v =
-    std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
-
 struct NoAddress {};
 struct NoName {};
-
-/// One distinct address per type: a cheap key for the name of a callable type.
-template <class F>
-inline constexpr char type_tag = 0;
 
 template <class R, class F, class... Args>
 class Task final : public State<R> {

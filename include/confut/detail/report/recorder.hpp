@@ -17,33 +17,10 @@
 
 #include "../../stats.hpp"
 #include "../../task_stream.hpp"
+#include "../core/identity.hpp"
 #include "../core/shared_state.hpp"
 
 namespace confut::detail {
-
-/// "ThreadPoolExecutor 3": executors are numbered in the order they are created.
-inline std::string next_executor_name(const char* kind) {
-  static std::atomic<unsigned> created{0};
-  return std::string(kind) + " " + std::to_string(created.fetch_add(1) + 1);
-}
-
-/// Ids of tasks, unique across all executors of the process (trace arrows may cross them).
-/// Each thread takes ids in blocks, so that a submit does not pay for a shared counter
-/// (an atomic read-modify-write was a seventh of W1's per-task cost).
-inline std::uint64_t next_task_id() noexcept {
-  constexpr std::uint64_t kBlock = 1024;
-  static std::atomic<std::uint64_t> last{0};
-  struct Block {
-    std::uint64_t next = 0;
-    std::uint64_t end = 0;
-  };
-  static thread_local Block block;  // trivially destructible: no guard on the fast path
-  if (block.next == block.end) {
-    block.next = last.fetch_add(kBlock, std::memory_order_relaxed) + 1;
-    block.end = block.next + kBlock;
-  }
-  return block.next++;
-}
 
 /// Nanoseconds on the steady clock, the form a task keeps its submit time in.
 inline std::int64_t steady_nanoseconds(std::chrono::steady_clock::time_point t) noexcept {
