@@ -38,7 +38,6 @@
 
 #include "../../errors.hpp"
 #include "worker_main.hpp"
-#include "../waiting/thread_context.hpp"
 
 extern char** environ;
 

@@ -14,9 +14,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-namespace confut::detail {
+#include "../remote/protocol.hpp"
 
-inline constexpr std::size_t kFrameHeader = sizeof(std::uint64_t);
+namespace confut::detail {
 
 /// Collects incoming bytes and cuts them into frames.
 class FrameReader {

@@ -1,7 +1,8 @@
 #pragma once
-// The loop a worker process runs: take task messages from a shared-memory ring, call each
-// task's invoker, put each result in the reply ring. Messages too large for a ring go over
-// the worker's socket.
+// The main of a worker process: take requests from its shared-memory ring (or, when too
+// large for it, from its socket), serve each (remote/serve.hpp), put each reply in the reply
+// ring. Around that, what only a local process needs: signals, forks inside tasks, a task
+// that closes the worker's descriptors, a parent that is gone.
 
 #include <atomic>
 #include <cerrno>
@@ -20,16 +21,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../errors.hpp"
 #include "../../serialization.hpp"
 #include "../remote/code_location.hpp"
-#include "framing.hpp"
+#include "../remote/protocol.hpp"
 #include "../remote/remote_exception.hpp"
+#include "../remote/serve.hpp"
+#include "channel.hpp"
+#include "framing.hpp"
 #include "shm_ring.hpp"
 
 namespace confut::detail {
-
-/// Decodes a task's callable and arguments from `arguments`, runs it, encodes its result.
-using RemoteInvoker = void (*)(WireReader& arguments, WireWriter& result);
 
 /// What every worker of one pool is told when it starts.
 struct WorkerConfig {
@@ -38,172 +40,11 @@ struct WorkerConfig {
   std::uint64_t max_tasks = 0;       // 0: no limit
 };
 
-/// A request whose sequence number has this bit set asks the worker to time the task: the
-/// reply then ends with four steady-clock stamps (ns): start, arguments decoded, call
-/// returned, result encoded. The pool asks only while it records its task stream.
-inline constexpr std::uint64_t kTimedRequest = std::uint64_t{1} << 63;
-inline constexpr std::size_t kTimestampsSize = 4 * sizeof(std::int64_t);
-
-/// Where the invoker of a timed task notes when the arguments were decoded and when the call
-/// returned (one task runs at a time in a worker).
-struct WorkerTimestamps {
-  bool wanted = false;
-  std::int64_t decoded = 0;
-  std::int64_t returned = 0;
-};
-inline WorkerTimestamps& worker_timestamps() noexcept {
-  static WorkerTimestamps stamps;
-  return stamps;
-}
-inline std::int64_t steady_now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-/// The worker's ChannelHeader::call_started_ns (null outside a worker).
-inline std::atomic<std::int64_t>*& worker_call_clock() noexcept {
-  static std::atomic<std::int64_t>* clock = nullptr;
-  return clock;
-}
-/// An invoker, as a call starts: the pool times the call (task_timeout) from here. Without a
-/// timeout only a test of a null pointer (a clock read per call would cost in map chunks).
-inline void note_call_started() noexcept {
-  if (std::atomic<std::int64_t>* clock = worker_call_clock()) {
-    clock->store(steady_now_ns(), std::memory_order_release);
-  }
-}
-inline void note_arguments_decoded() noexcept {
-  WorkerTimestamps& stamps = worker_timestamps();
-  if (stamps.wanted) stamps.decoded = steady_now_ns();
-}
-inline void note_call_returned() noexcept {
-  WorkerTimestamps& stamps = worker_timestamps();
-  if (stamps.wanted) stamps.returned = steady_now_ns();
-}
-
-/// Frame kinds sent by a worker. `cancelled`: a request cancelled before it started, skipped.
-enum class WorkerReply : std::uint8_t {
-  value = 0,
-  error = 1,
-  ready = 2,
-  init_failed = 3,
-  cancelled = 4
-};
-
-/// Appends one frame to `outbox`: header room, then what `fill` writes; patches the size.
-template <class Fill>
-void append_frame(WireWriter& outbox, Fill&& fill) {
-  const std::size_t start = outbox.size();
-  outbox.write(std::uint64_t{0});
-  fill(outbox);
-  const std::uint64_t length = outbox.size() - start - kFrameHeader;
-  std::memcpy(outbox.buffer().data() + start, &length, kFrameHeader);
-}
-
 inline void flush_stdio() {
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);
 }
-
-/// Claims on the requests sent ahead: who gets to decide what becomes of request number k
-/// (counted per channel, in ring order, on both sides), the worker by starting it or the
-/// parent by taking it back: for another worker (revoked: the worker skips it silently) or
-/// because its future was cancelled (the worker skips it and replies `cancelled`). One word
-/// per request, slot k % kClaimSlots, holding k and the request's state; the pool keeps
-/// fewer than kClaimSlots requests outstanding, so a slot is never reused while its request
-/// may still be popped.
-inline constexpr std::size_t kClaimSlots = 128;
-enum class ClaimState : std::uint64_t { sent = 1, started = 2, revoked = 3, cancelled = 4 };
-inline constexpr std::uint64_t claim_word(std::uint64_t request, ClaimState state) noexcept {
-  return request << 3 | static_cast<std::uint64_t>(state);
-}
-
-/// The memory a worker shares with its pool: a ring of requests (pool -> worker) and a ring
-/// of replies (worker -> pool). A message larger than kInlineLimit goes over the worker's
-/// socket instead; an empty message in the ring stands in its place, which keeps the order.
-/// The socket stays the death signal: its end of stream, and the fork server's report.
-struct ChannelHeader {
-  RingControl requests;
-  RingControl replies;
-  /// Set by the pool when it shuts down: a worker with nothing to do exits.
-  alignas(64) std::atomic<std::uint32_t> closing{0};
-  alignas(64) std::atomic<std::uint64_t> claims[kClaimSlots] = {};
-  /// When the worker's current call started (steady clock, ns): written as each task, and
-  /// each call of a map chunk, starts, so that the pool's task_timeout applies per call.
-  /// Only when the pool has set `time_calls` (it has a task_timeout) before the worker starts.
-  alignas(64) std::atomic<std::int64_t> call_started_ns{0};
-  std::atomic<std::uint32_t> time_calls{0};
-
-  /// The pool's side, before it pushes request number `request`.
-  void mark_sent(std::uint64_t request) noexcept {
-    claim(request).store(claim_word(request, ClaimState::sent), std::memory_order_relaxed);
-  }
-  /// The worker's side, before it runs the request: false when the pool took it back.
-  bool try_start(std::uint64_t request) noexcept {
-    return settle(request, ClaimState::started);
-  }
-  /// The pool's side: false when the worker has started the request already.
-  bool try_revoke(std::uint64_t request) noexcept {
-    return settle(request, ClaimState::revoked);
-  }
-  /// Any thread of the parent (Future::cancel()): false when the worker started it.
-  bool try_cancel(std::uint64_t request) noexcept {
-    return settle(request, ClaimState::cancelled);
-  }
-  /// Whether request `request` is still waiting in the worker's queue.
-  bool unstarted(std::uint64_t request) noexcept {
-    return claim(request).load(std::memory_order_acquire) ==
-           claim_word(request, ClaimState::sent);
-  }
-  /// After a failed try_start(): whether the request was cancelled (else moved elsewhere).
-  bool cancelled(std::uint64_t request) noexcept {
-    return claim(request).load(std::memory_order_acquire) ==
-           claim_word(request, ClaimState::cancelled);
-  }
-
- private:
-  std::atomic<std::uint64_t>& claim(std::uint64_t request) noexcept {
-    return claims[request % kClaimSlots];
-  }
-  /// Moves a request from sent to `outcome`; only the first of the two sides succeeds.
-  bool settle(std::uint64_t request, ClaimState outcome) noexcept {
-    std::uint64_t expected = claim_word(request, ClaimState::sent);
-    return claim(request).compare_exchange_strong(expected, claim_word(request, outcome),
-                                                  std::memory_order_acq_rel);
-  }
-};
-
-inline constexpr std::size_t kRingCapacity = std::size_t{1} << 20;
-/// At most 32 tasks are in flight per worker (the pool's send-ahead window), so messages up
-/// to this size fill a ring only when some that were taken back wait in it as well (the pool
-/// keeps a backlog for that); larger ones are rare and costly anyway.
-inline constexpr std::size_t kInlineLimit = kRingCapacity / 64;
-inline constexpr std::size_t kChannelDataOffset = 4096;
-static_assert(sizeof(ChannelHeader) <= kChannelDataOffset);
-inline constexpr std::size_t kChannelSize = kChannelDataOffset + 2 * kRingCapacity;
-
-/// A view of a worker's shared memory (kChannelSize bytes).
-struct WorkerChannel {
-  ChannelHeader* header = nullptr;
-  ShmRing requests;
-  ShmRing replies;
-
-  WorkerChannel() = default;
-  /// `fresh`: the pool's side, which starts the shared objects' lifetime.
-  WorkerChannel(std::byte* memory, bool fresh)
-      : header(fresh ? new (memory) ChannelHeader{}
-                     : std::launder(reinterpret_cast<ChannelHeader*>(memory))),
-        requests(&header->requests, memory + kChannelDataOffset, kRingCapacity),
-        replies(&header->replies, memory + kChannelDataOffset + kRingCapacity, kRingCapacity) {}
-};
-
-/// What a worker is handed when it starts.
-struct WorkerEndpoints {
-  int socket = -1;  // stream socket to the pool: large messages, and end of stream
-  int memory = -1;  // memfd of the shared channel
-  int bell = -1;    // eventfd the pool sleeps on
-};
 
 /// Spin (yielding) this long for the next task before sleeping: a futex wake-up costs ~15 us,
 /// a hand-off to a spinning worker well under one. Measured on 2 cores with 2 workers, a
@@ -299,9 +140,7 @@ inline bool pool_closed(int socket) {
 /// task fails with a message that says so (the ring still carries it).
 inline void replace_with_channel_error(WireWriter& outbox, std::uint64_t sequence) {
   outbox.clear();
-  append_frame(outbox, [&](WireWriter& w) {
-    w.write(sequence);
-    w.write(static_cast<std::uint8_t>(WorkerReply::error));
+  append_reply(outbox, sequence, WorkerReply::error, [&](WireWriter& w) {
     encode_exception(w, std::make_exception_ptr(Error(
                             std::string("confut: ") + kChannelClosedText +
                             ", so its result could not be sent back; the worker was replaced")));
@@ -332,31 +171,18 @@ inline void replace_with_channel_error(WireWriter& outbox, std::uint64_t sequenc
   ReplySender replies(channel.replies, ends.socket, ends.bell);
   WireWriter outbox;
 
-  if (config.has_initializer) {
-    try {
-      resolve_function<void()>(config.initializer)();
-    } catch (...) {
-      const std::exception_ptr error = std::current_exception();
-      append_frame(outbox, [&](WireWriter& w) {
-        w.write(std::uint64_t{0});
-        w.write(static_cast<std::uint8_t>(WorkerReply::init_failed));
-        encode_exception(w, error);
-      });
-      replies.send(outbox);
-      flush_stdio();
-      _exit(3);
-    }
+  if (config.has_initializer && !run_initializer(config.initializer, outbox)) {
+    replies.send(outbox);
+    flush_stdio();
+    _exit(3);
   }
-  append_frame(outbox, [](WireWriter& w) {
-    w.write(std::uint64_t{0});
-    w.write(static_cast<std::uint8_t>(WorkerReply::ready));
-  });
+  append_ready(outbox);
   replies.send(outbox);
 
   FrameReader reader;  // messages too large for the ring
   std::vector<std::byte> message;
   std::uint64_t tasks_done = 0;
-  std::uint64_t requests_popped = 0;  // numbers requests as the pool does (see ClaimState)
+  std::uint64_t requests_taken = 0;  // numbers requests as the dispatcher does (claims.hpp)
   while (true) {
     if (!channel.requests.pop(message)) {
       flush_stdio();  // nothing queued: let output out before waiting
@@ -380,57 +206,19 @@ inline void replace_with_channel_error(WireWriter& outbox, std::uint64_t sequenc
         }
       }
     }
-    WireReader in(data, size);
-    const auto sequence = in.read<std::uint64_t>();
-    const std::uint64_t request = requests_popped++;
-    if (!channel.header->try_start(request)) {
-      // Taken back: for a worker that ran out of work (no reply: the pool has forgotten it
-      // here), or cancelled (the pool waits for this reply to let the task go).
-      if (channel.header->cancelled(request)) {
-        append_frame(outbox, [&](WireWriter& w) {
-          w.write(sequence);
-          w.write(static_cast<std::uint8_t>(WorkerReply::cancelled));
-        });
-        replies.send(outbox);
-      }
+    const std::uint64_t request = requests_taken++;
+    const Served served = serve_request(data, size, request, channel.header->claims, outbox);
+    if (served == Served::skipped) continue;
+    if (served == Served::cancelled) {
+      replies.send(outbox);
       continue;
-    }
-    CodeLocation invoker_location;
-    invoker_location.module = in.read<std::uint64_t>();
-    invoker_location.offset = in.read<std::uint64_t>();
-    WorkerTimestamps& stamps = worker_timestamps();
-    stamps = WorkerTimestamps{(sequence & kTimedRequest) != 0, 0, 0};
-    const std::int64_t started = stamps.wanted ? steady_now_ns() : 0;
-    auto append_timestamps = [&](WireWriter& w) {
-      if (!stamps.wanted) return;
-      const std::int64_t ended = steady_now_ns();
-      w.write(started);
-      w.write(stamps.decoded != 0 ? stamps.decoded : started);
-      w.write(stamps.returned != 0 ? stamps.returned : ended);
-      w.write(ended);
-    };
-    try {
-      append_frame(outbox, [&](WireWriter& w) {
-        w.write(sequence);
-        w.write(static_cast<std::uint8_t>(WorkerReply::value));
-        resolve_function<void(WireReader&, WireWriter&)>(invoker_location)(in, w);
-        append_timestamps(w);
-      });
-    } catch (...) {
-      outbox.clear();  // drop a half-written result
-      const std::exception_ptr error = std::current_exception();
-      append_frame(outbox, [&](WireWriter& w) {
-        w.write(sequence);
-        w.write(static_cast<std::uint8_t>(WorkerReply::error));
-        encode_exception(w, error);
-        append_timestamps(w);
-      });
     }
     // A child the task forked came back here: it must not touch the channel. It leaves
     // quietly, without flushing the output buffers it copied from the worker.
     if (forked_by_task()) _exit(0);
     if (outbox.size() - kFrameHeader > kInlineLimit && !descriptor_open(ends.socket)) {
-      replace_with_channel_error(outbox, sequence);  // the result needs the socket
+      // The result needs the socket.
+      replace_with_channel_error(outbox, WireReader(data, size).read<std::uint64_t>());
       replies.send(outbox);
       channel_closed();
     }
