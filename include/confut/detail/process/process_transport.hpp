@@ -88,7 +88,8 @@ class ProcessTransport {
   std::string start(std::size_t index) {
     Slot& slot = slots_[index];
     slot = Slot{};
-    pids_by_slot_[index].store(0, std::memory_order_relaxed);
+    // pids_by_slot_ keeps the last worker's pid until the new one is known, so that a label
+    // read between a death and the replacement's start still names a process.
     try {
       slot.memory = SharedMemory::create(kChannelSize);
     } catch (const Error& e) {
