@@ -177,6 +177,7 @@ class Dispatcher final : private ReadySink {
   void start_recording() { core_.start_recording(); }
   TaskStream stop_recording() { return core_.stop_recording(); }
   const T& transport() const noexcept { return transport_; }
+  T& transport() noexcept { return transport_; }
 
   /// Task counts by state and each worker's busy time, read without stopping anyone. A
   /// task counts as running while a worker runs it; tasks sent ahead to a worker, behind
