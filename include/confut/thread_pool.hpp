@@ -28,13 +28,16 @@
 #endif
 
 #include "dependencies.hpp"
-#include "detail/waiting/blocking.hpp"
-#include "detail/threads/injection_queue.hpp"
-#include "detail/report/recorder.hpp"
+#include "detail/core/executor_core.hpp"
 #include "detail/core/task.hpp"
-#include "detail/waiting/thread_context.hpp"
 #include "detail/core/unshared_counter.hpp"
+#include "detail/report/recorder.hpp"
+#include "detail/threads/idle_list.hpp"
+#include "detail/threads/injection_queue.hpp"
 #include "detail/threads/work_stealing_deque.hpp"
+#include "detail/threads/worker_thread_counters.hpp"
+#include "detail/waiting/blocking.hpp"
+#include "detail/waiting/thread_context.hpp"
 #include "errors.hpp"
 #include "future.hpp"
 #include "map.hpp"
@@ -88,22 +91,21 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   /// started (no thread is left running then).
   explicit ThreadPoolExecutor(ThreadPoolOptions options)
       : options_(std::move(options)),
-        worker_count_(checked_worker_count(options_.max_workers)),
+        core_("ThreadPoolExecutor", options_.max_workers),
+        worker_count_(core_.worker_count()),
         slot_capacity_(worker_count_ + kMaxSpareThreads),
         workers_(new std::unique_ptr<Worker>[slot_capacity_]),
         workers_ready_(static_cast<std::ptrdiff_t>(worker_count_)),
-        statistics_(options_.statistics),
-        recorder_(detail::next_executor_name("ThreadPoolExecutor"), worker_count_) {
+        statistics_(options_.statistics) {
     for (std::size_t i = 0; i < worker_count_; ++i) {
       workers_[i] = std::make_unique<Worker>();
       workers_[i]->index = i;
-      recorder_.set_worker_label(i, thread_label(i));
+      core_.recorder().set_worker_label(i, thread_label(i));
     }
     slot_count_.store(worker_count_, std::memory_order_relaxed);
     unblocked_.store(worker_count_, std::memory_order_relaxed);
     start_workers();
-    recorder_.stats_source = [this] { return stats(); };
-    detail::RecordingHub::instance().add_executor(recorder_);
+    core_.join_hub([this] { return stats(); });
   }
 
   ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
@@ -120,11 +122,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       std::terminate();
     }
     shutdown(true, false);
-    detail::RecordingHub::instance().remove_executor(recorder_);
+    core_.leave_hub();
   }
 
   /// The most worker threads a pool may have; a larger count is a mistake, such as -1.
-  static constexpr std::size_t kMaxWorkers = std::size_t{1} << 16;
+  static constexpr std::size_t kMaxWorkers = detail::ExecutorCore::kMaxWorkers;
   /// The most spare threads a pool runs at once while its threads are blocked in waits
   /// (see the class comment). With kMaxInlineDepth levels run inline on each thread, a chain
   /// of nested waits may be about (max_workers + 256) * 33 levels deep (8,000 and more);
@@ -193,20 +195,17 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   std::size_t max_workers() const noexcept { return worker_count_; }
 
   /// "ThreadPoolExecutor 2": this executor's name in statistics, traces and reports.
-  const std::string& name() const noexcept { return recorder_.executor_name(); }
+  const std::string& name() const noexcept { return core_.name(); }
 
   /// Task counts by state and each worker's busy time, read without stopping anyone. There
   /// is one entry per worker (max_workers); tasks run by spare threads (see the class
   /// comment) count in the totals, not in any worker's entry.
   ExecutorStats stats() const {
-    ExecutorStats stats;
-    stats.executor = name();
-    const auto now = detail::Clock::now();
-    stats.uptime = std::chrono::duration_cast<std::chrono::nanoseconds>(now - created_);
+    ExecutorStats stats = core_.stats_frame();
     std::uint64_t started = 0;
-    const std::int64_t now_ns = detail::steady_nanoseconds(now);
+    const std::int64_t now_ns = detail::steady_nanoseconds(detail::Clock::now());
     for (std::size_t i = 0; i < worker_count_; ++i) {
-      const WorkerCounters& counters = workers_[i]->counters;
+      const detail::WorkerThreadCounters& counters = workers_[i]->counters;
       WorkerStats worker;
       worker.label = thread_label(i);
       const std::uint64_t finished = counters.finished.load(std::memory_order_relaxed);
@@ -219,7 +218,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
       stats.workers.push_back(std::move(worker));
     }
     for (std::size_t i = worker_count_; i < slot_count_.load(std::memory_order_acquire); ++i) {
-      const WorkerCounters& counters = workers_[i]->counters;
+      const detail::WorkerThreadCounters& counters = workers_[i]->counters;
       stats.finished += counters.finished.load(std::memory_order_relaxed);
       stats.failed += counters.failed.load(std::memory_order_relaxed);
       started += counters.started.load(std::memory_order_relaxed);
@@ -242,11 +241,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
 
   /// Starts recording the task stream: every task's submit, start and end time, worker,
   /// name and outcome. Off by default; see the README for what it costs while on.
-  void start_recording() { recorder_.start_recording(); }
+  void start_recording() { core_.start_recording(); }
 
   /// Stops recording and returns what was recorded since start_recording() (tasks that
   /// ended since then). Without a recording, returns an empty stream.
-  TaskStream stop_recording() { return recorder_.stop_recording(); }
+  TaskStream stop_recording() { return core_.stop_recording(); }
 
  private:
   static constexpr std::uint8_t kAccepting = 0;
@@ -261,50 +260,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     return options;
   }
 
-  /// A worker's counters for stats(). Only the worker writes them (increment_unshared: no
-  /// read-modify-write); stats() reads them from any thread.
-  struct WorkerCounters {
-    std::atomic<std::uint64_t> submitted{0};  // by tasks running on this worker
-    std::atomic<std::uint64_t> started{0};
-    std::atomic<std::uint64_t> finished{0};
-    std::atomic<std::uint64_t> failed{0};
-    // Busy time is the worker's lifetime minus its idle spans, so that the clock is read
-    // only when a worker goes idle or wakes, never around each task.
-    std::atomic<std::int64_t> alive_since_ns{0};
-    std::atomic<std::int64_t> exited_at_ns{0};
-    std::atomic<std::int64_t> idle_ns{0};
-    std::atomic<std::int64_t> idle_since_ns{0};  // 0 while busy
-
-    void begin_idle(std::int64_t now_ns) noexcept {
-      if (idle_since_ns.load(std::memory_order_relaxed) == 0) {
-        idle_since_ns.store(now_ns, std::memory_order_relaxed);
-      }
-    }
-    void end_idle(std::int64_t last_seen_ns) noexcept {
-      const std::int64_t since = idle_since_ns.load(std::memory_order_relaxed);
-      if (since == 0) return;
-      const std::int64_t span = last_seen_ns > since ? last_seen_ns - since : 0;
-      idle_ns.store(idle_ns.load(std::memory_order_relaxed) + span, std::memory_order_relaxed);
-      idle_since_ns.store(0, std::memory_order_relaxed);
-    }
-    std::int64_t busy_until(std::int64_t now_ns) const noexcept {
-      const std::int64_t alive = alive_since_ns.load(std::memory_order_relaxed);
-      if (alive == 0) return 0;
-      const std::int64_t exited = exited_at_ns.load(std::memory_order_relaxed);
-      const std::int64_t end = exited != 0 ? exited : now_ns;
-      const std::int64_t since = idle_since_ns.load(std::memory_order_relaxed);
-      const std::int64_t idle = idle_ns.load(std::memory_order_relaxed) +
-                                (since != 0 && exited == 0 && now_ns > since ? now_ns - since : 0);
-      const std::int64_t busy = end - alive - idle;
-      return busy > 0 ? busy : 0;
-    }
-  };
-
   /// A worker, or a slot for spare threads (index >= max_workers); a spare thread that
   /// retires leaves its slot (with an empty deque) to the next one.
   struct Worker {
     // On lines of their own: thieves read the deque's indices, stats() reads these.
-    alignas(64) WorkerCounters counters;
+    alignas(64) detail::WorkerThreadCounters counters;
     alignas(64) std::thread thread;
     std::size_t index = 0;
     bool in_use = false;  // spare slots: a spare thread owns it; under spare_mutex_
@@ -361,12 +321,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   template <class TaskType, class F, class... Args>
   TaskType* new_task(F&& fn, Args&&... args) {
     auto* task = new TaskType(std::forward<F>(fn), std::forward<Args>(args)...);
-    task->owner = this;
-    task->id_ = detail::next_task_id();
-    if (recorder_.on()) [[unlikely]] {
-      task->submitted_ns = detail::steady_nanoseconds(detail::Clock::now());
-    }
-    task->set_initial_refs(2);
+    core_.accept(*task, this);
     return task;
   }
 
@@ -432,75 +387,21 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   void notify_work() {
     detail::full_fence();
     if (spinning_.load(std::memory_order_relaxed) == 0 &&
-        idle_count_.load(std::memory_order_relaxed) > 0) {
+        idle_.any()) {
       wake_one();
     }
   }
 
-  /// Sleepers are unparked outside the lock, so each is retained until its unpark is done:
-  /// a woken worker may otherwise exit and free its context under our feet.
-  void wake_one() {
-    detail::ThreadContext* sleeper = nullptr;
-    {
-      std::lock_guard lock(idle_mutex_);
-      if (idle_.empty()) return;
-      sleeper = idle_.back();
-      idle_.pop_back();
-      idle_count_.fetch_sub(1, std::memory_order_relaxed);
-      sleeper->retain();
-    }
-    sleeper->parker.unpark();
-    sleeper->release();
-  }
-
-  /// Wakes a sleeping worker (not a spare thread).
-  void wake_worker() {
-    detail::ThreadContext* sleeper = nullptr;
-    {
-      std::lock_guard lock(idle_mutex_);
-      auto it = std::find_if(idle_.begin(), idle_.end(),
-                             [](const detail::ThreadContext* c) { return !c->spare; });
-      if (it == idle_.end()) return;
-      sleeper = *it;
-      idle_.erase(it);
-      idle_count_.fetch_sub(1, std::memory_order_relaxed);
-      sleeper->retain();
-    }
-    sleeper->parker.unpark();
-    sleeper->release();
-  }
-
-  void wake_all() {
-    std::vector<detail::ThreadContext*> sleepers;
-    {
-      std::lock_guard lock(idle_mutex_);
-      sleepers.swap(idle_);
-      idle_count_.store(0, std::memory_order_relaxed);
-      for (auto* sleeper : sleepers) sleeper->retain();
-    }
-    for (auto* sleeper : sleepers) {
-      sleeper->parker.unpark();
-      sleeper->release();
-    }
-  }
+  void wake_one() { idle_.wake_one(); }
+  void wake_worker() { idle_.wake_one_worker(); }
+  void wake_all() { idle_.wake_all(); }
 
   void enter_idle(detail::ThreadContext& context) {
-    {
-      std::lock_guard lock(idle_mutex_);
-      idle_.push_back(&context);
-      idle_count_.fetch_add(1, std::memory_order_relaxed);
-    }
+    idle_.enter(context);
     detail::full_fence();
   }
 
-  void leave_idle(detail::ThreadContext& context) {
-    std::lock_guard lock(idle_mutex_);
-    auto it = std::find(idle_.begin(), idle_.end(), &context);
-    if (it != idle_.end()) {
-      idle_.erase(it);
-      idle_count_.fetch_sub(1, std::memory_order_relaxed);
-    }
-  }
+  void leave_idle(detail::ThreadContext& context) { idle_.leave(context); }
 
   bool has_work() const noexcept {
     if (!injection_.empty()) return true;
@@ -565,7 +466,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     detail::StateBase* outer = std::exchange(context.current_task, &task);
     if (statistics_) detail::increment_unshared(self.counters.started);
     const std::uint8_t outcome =
-        recorder_.on() ? execute_recorded(task, self) : task.execute();
+        core_.recording() ? execute_recorded(task, self) : task.execute();
     if (statistics_) {
       detail::increment_unshared(outcome == detail::kFinished ? self.counters.finished
                                                         : self.counters.failed);
@@ -576,12 +477,13 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
 
   std::uint8_t execute_recorded(detail::StateBase& task, Worker& self) {
     // A spare thread's tasks appear on a worker's track (the recorder knows the workers).
-    TaskRecord record = recorder_.record_of(task, static_cast<int>(self.index % worker_count_));
+    TaskRecord record =
+        core_.recorder().record_of(task, static_cast<int>(self.index % worker_count_));
     record.started = detail::Clock::now();
     const std::uint8_t outcome = task.execute();
     record.ended = detail::Clock::now();
     record.outcome = detail::outcome_of(outcome);
-    recorder_.add(std::move(record));
+    core_.recorder().add(std::move(record));
     return outcome;
   }
 
@@ -596,11 +498,11 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     } else {
       return;
     }
-    if (recorder_.on()) [[unlikely]] {
-      TaskRecord record = recorder_.record_of(task, -1);
+    if (core_.recording()) [[unlikely]] {
+      TaskRecord record = core_.recorder().record_of(task, -1);
       record.ended = record.started = detail::Clock::now();
       record.outcome = detail::outcome_of(code);
-      recorder_.add(std::move(record));
+      core_.recorder().add(std::move(record));
     }
   }
 
@@ -844,7 +746,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     context.scheduler = this;
     name_thread(index);
     Worker& self = *workers_[index];
-    WorkerCounters& counters = self.counters;
+    detail::WorkerThreadCounters& counters = self.counters;
     if (statistics_) counters.alive_since_ns.store(now_ns(), std::memory_order_relaxed);
     run_initializer();
 
@@ -923,13 +825,8 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   }
 
   void break_pool(std::exception_ptr error) {
-    {
-      std::lock_guard lock(broken_mutex_);
-      if (broken_reason_.empty()) {
-        broken_reason_ = "a worker initializer failed, the pool is broken: " +
-                         detail::describe_exception(error);
-      }
-    }
+    core_.set_broken("a worker initializer failed, the pool is broken: " +
+                     detail::describe_exception(error));
     std::uint8_t expected = kAccepting;
     if (!lifecycle_.compare_exchange_strong(expected, kBroken, std::memory_order_seq_cst)) {
       lifecycle_.store(kBroken, std::memory_order_seq_cst);
@@ -938,22 +835,9 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
     wake_all();
   }
 
-  std::string broken_reason() const {
-    std::lock_guard lock(broken_mutex_);
-    return broken_reason_;
-  }
+  std::string broken_reason() const { return core_.broken_reason(); }
 
   static std::int64_t now_ns() noexcept { return detail::steady_nanoseconds(detail::Clock::now()); }
-
-  static std::size_t checked_worker_count(std::size_t requested) {
-    if (requested > kMaxWorkers) {
-      throw std::invalid_argument(
-          "confut::ThreadPoolExecutor: max_workers = " + std::to_string(requested) +
-          " is not a thread count (at most " + std::to_string(kMaxWorkers) +
-          "; a negative count converts to a huge one)");
-    }
-    return requested != 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
-  }
 
   /// Starts the workers. If the system refuses a thread, those started are let go and
   /// joined, and the constructor throws: nothing is left running.
@@ -1032,6 +916,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   static constexpr auto kSpareLinger = std::chrono::milliseconds(20);
 
   ThreadPoolOptions options_;
+  detail::ExecutorCore core_;
   const std::size_t worker_count_;
   const std::size_t slot_capacity_;  // workers, then up to kMaxSpareThreads spare slots
   // Slots [0, slot_count_) exist; workers_[i] never changes once the count covers i.
@@ -1045,12 +930,7 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   std::atomic<std::uint8_t> lifecycle_{kAccepting};
   std::atomic<bool> cancelling_{false};
   alignas(64) std::atomic<std::uint32_t> spinning_{0};
-  std::atomic<std::uint32_t> idle_count_{0};
-
-  std::mutex idle_mutex_;
-  std::vector<detail::ThreadContext*> idle_;
-  mutable std::mutex broken_mutex_;
-  std::string broken_reason_;
+  detail::IdleList idle_;
   std::mutex join_mutex_;
 
   // Compensation (see begin_blocking): written under spare_mutex_, read anywhere.
@@ -1060,12 +940,10 @@ class ThreadPoolExecutor final : public detail::MapMethods<ThreadPoolExecutor>,
   std::vector<detail::ThreadContext*> reserve_;  // spare threads not needed at the moment
   std::size_t spares_ = 0;                       // spare threads started and not retired
 
-  // Statistics and the task-stream recorder.
+  // Statistics (the recorder is in core_).
   const bool statistics_;
-  const detail::Clock::time_point created_ = detail::Clock::now();
   std::atomic<std::uint64_t> cancelled_{0};
   std::atomic<std::uint64_t> failed_unrun_{0};
-  detail::TaskRecorder recorder_;
 };
 
 }  // namespace confut
