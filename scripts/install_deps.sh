@@ -12,6 +12,8 @@ packages=(
   libclang-rt-14-dev  # clang's sanitizer and libFuzzer runtimes: the decoder fuzzer (tests/fuzz/run.sh)
   catch2            # Catch2 2.x: tests
   libbenchmark-dev  # Google Benchmark: bench/
+  libopenmpi-dev    # MPI for confut::mpi (MPIPoolExecutor): its tests, examples and benchmark
+  openmpi-bin       # mpirun
 )
 if [ "${1:-}" = "--browser" ]; then
   packages+=(chromium)  # tests/report/check_report.sh (CONFUT_TEST_BROWSER)

@@ -165,7 +165,8 @@ for config in $configs; do
   case $config in
     debug)
       build_config debug -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug \
-        -DCONFUT_BUILD_EXAMPLES=ON -DCONFUT_BUILD_BENCHMARKS=ON -DCONFUT_TEST_BROWSER=ON
+        -DCONFUT_BUILD_EXAMPLES=ON -DCONFUT_BUILD_BENCHMARKS=ON -DCONFUT_TEST_BROWSER=ON \
+        -DCONFUT_REQUIRE_MPI=ON
       step "debug: every header compiles on its own"
       cmake --build build/debug --target all_verify_interface_header_sets -j "$build_jobs"
       step "debug: test"
@@ -178,7 +179,8 @@ for config in $configs; do
       # -O1 keeps TSan runs quick; Debug keeps assertions on.
       build_config tsan -DCMAKE_CXX_COMPILER="$tsan_cxx" -DCMAKE_BUILD_TYPE=Debug \
         -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DCONFUT_SANITIZE=thread \
-        -DCONFUT_BUILD_EXAMPLES=OFF -DCONFUT_BUILD_BENCHMARKS=OFF
+        -DCONFUT_BUILD_EXAMPLES=OFF -DCONFUT_BUILD_BENCHMARKS=OFF \
+        -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON  # OpenMPI is not built for TSan: reports in it
       step "tsan: test"
       run_ctest build/tsan env \
         TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/sanitizers/tsan.supp" \
@@ -188,10 +190,11 @@ for config in $configs; do
       pick_detect_leaks
       build_config asan -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug \
         -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DCONFUT_SANITIZE=address \
-        -DCONFUT_BUILD_EXAMPLES=OFF -DCONFUT_BUILD_BENCHMARKS=OFF
+        -DCONFUT_BUILD_EXAMPLES=OFF -DCONFUT_BUILD_BENCHMARKS=OFF -DCONFUT_REQUIRE_MPI=ON
       step "asan: test"
       run_ctest build/asan env \
         ASAN_OPTIONS="detect_leaks=$detect_leaks:abort_on_error=1" \
+        LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp" \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
       ;;
     fuzz)

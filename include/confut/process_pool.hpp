@@ -74,15 +74,7 @@ class ProcessPoolExecutor final : public detail::MapMethods<ProcessPoolExecutor>
   template <class F, class... Args>
     requires std::invocable<std::decay_t<F>&, detail::remote_value_t<std::decay_t<Args>>...>
   Future<detail::task_result_t<F, Args...>> submit(F&& fn, Args&&... args) {
-    using Fn = std::decay_t<F>;
-    if constexpr (is_named_v<Fn>) {
-      // The name stays here; the worker gets the callable inside.
-      return dispatcher_.submit_call(std::string(fn.name), std::forward<F>(fn).fn,
-                                     std::forward<Args>(args)...);
-    } else {
-      return dispatcher_.submit_call(std::string(), std::forward<F>(fn),
-                                     std::forward<Args>(args)...);
-    }
+    return dispatcher_.submit(std::forward<F>(fn), std::forward<Args>(args)...);
   }
 
   /// Used by map() for chunks of several elements (not meant to be called directly).

@@ -1,7 +1,8 @@
 #pragma once
 /// @file runtime.hpp
 /// confut::Runtime: the object a program constructs first in main() so that confut can run
-/// its own roles (a process pool's fork server, later the worker ranks of an MPI executor)
+/// its own roles (a process pool's fork server; with confut/mpi.hpp, the worker ranks of an
+/// MPI job)
 /// in processes started from this same program, after all static initialization is done.
 ///
 /// @code
@@ -24,6 +25,19 @@ inline std::atomic<bool> runtime_alive{false};
 }  // namespace confut::detail
 #endif
 
+namespace confut::detail {
+/// Roles that optional parts of confut add to Runtime (confut/mpi.hpp: the worker ranks of
+/// an MPI job), so that the core never depends on them. Set during static initialization.
+struct RuntimeRoles {
+  void (*enter)(int& argc, char**& argv) = nullptr;  // may not return (a worker role)
+  void (*leave)() = nullptr;                          // from ~Runtime()
+};
+inline RuntimeRoles& runtime_roles() noexcept {
+  static RuntimeRoles roles;
+  return roles;
+}
+}  // namespace confut::detail
+
 namespace confut {
 
 /// Lets confut enter its worker roles in processes that re-execute this program. A process
@@ -40,10 +54,9 @@ namespace confut {
 /// copyable, not movable.
 class Runtime {
  public:
-  /// `argc` and `argv` are main()'s; later roles (MPI) may take their own arguments out.
+  /// `argc` and `argv` are main()'s; under an MPI launcher (with confut/mpi.hpp included),
+  /// MPI_Init_thread may take its own arguments out of them.
   Runtime(int& argc, char**& argv) {
-    (void)argc;
-    (void)argv;
     if (detail::runtime_alive.exchange(true)) {
       throw Error(
           "confut: a second confut::Runtime was constructed while one exists; a program has "
@@ -53,10 +66,18 @@ class Runtime {
 #if defined(__linux__)
     detail::enter_zygote_if_asked("runtime");  // a process pool's fork server
 #endif
-    // (the worker ranks of an MPI executor will be checked here)
+    if (detail::runtime_roles().enter != nullptr) {
+      detail::runtime_roles().enter(argc, argv);  // confut/mpi.hpp: worker ranks stay there
+    } else {
+      (void)argc;
+      (void)argv;
+    }
   }
 
-  ~Runtime() { detail::runtime_alive.store(false); }
+  ~Runtime() {
+    if (detail::runtime_roles().leave != nullptr) detail::runtime_roles().leave();
+    detail::runtime_alive.store(false);
+  }
 
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;

@@ -41,6 +41,7 @@
 #include "../../dependencies.hpp"
 #include "../../errors.hpp"
 #include "../../future.hpp"
+#include "../../named.hpp"
 #include "../../serialization.hpp"
 #include "../../stats.hpp"
 #include "../../task_stream.hpp"
@@ -98,6 +99,18 @@ class Dispatcher final : private ReadySink {
   }
 
   // ---- the executor's API (any thread) ----
+
+  /// An executor's submit(): a Named callable's name stays here, the worker gets the
+  /// callable inside.
+  template <class F, class... Args>
+  Future<task_result_t<F, Args...>> submit(F&& fn, Args&&... args) {
+    if constexpr (is_named_v<std::decay_t<F>>) {
+      return submit_call(std::string(fn.name), std::forward<F>(fn).fn,
+                         std::forward<Args>(args)...);
+    } else {
+      return submit_call(std::string(), std::forward<F>(fn), std::forward<Args>(args)...);
+    }
+  }
 
   template <class F, class... Args>
   Future<task_result_t<F, Args...>> submit_call(std::string given_name, F&& fn, Args&&... args) {

@@ -1,0 +1,323 @@
+#pragma once
+/// @file mpi.hpp
+/// `MPIPoolExecutor`: the ThreadPoolExecutor API with tasks run on the worker ranks of an MPI
+/// job (target `confut::mpi`). One program for every rank, as with `mpi4py.futures`:
+///
+/// @code
+/// #include <confut/mpi.hpp>
+///
+/// int square(int x) { return x * x; }
+///
+/// int main(int argc, char** argv) {
+///   confut::Runtime runtime(argc, argv);  // under mpirun, ranks 1..N-1 serve tasks in here
+///   confut::MPIPoolExecutor ex;           // rank 0 only gets here
+///   std::cout << ex.submit(square, 7).result() << "\n";
+/// }
+/// @endcode
+///
+/// Run it with `mpirun -np 3 ./app` (or `srun`): rank 0 runs main(), ranks 1 and 2 become
+/// workers inside the Runtime constructor and leave the program when rank 0's Runtime is
+/// destroyed. Tasks and their arguments follow ProcessPoolExecutor's rules (plain functions
+/// or capture-less lambdas, sendable values), since every rank runs the same build and a
+/// function travels as its offset inside it.
+///
+/// The work is done by detail::Dispatcher (detail/remote/dispatcher.hpp) over
+/// detail::MpiTransport (detail/mpi/); a worker rank's loop is detail/mpi/rank_worker.hpp
+/// around detail::serve_request. docs/distributed.md says how to run it on a cluster.
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "detail/mpi/build_id.hpp"
+#include "detail/mpi/mpi_transport.hpp"
+#include "detail/mpi/mpi_world.hpp"
+#include "detail/mpi/rank_worker.hpp"
+#include "detail/remote/dispatcher.hpp"
+#include "errors.hpp"
+#include "future.hpp"
+#include "map.hpp"
+#include "named.hpp"
+#include "runtime.hpp"
+#include "serialization.hpp"
+#include "stats.hpp"
+#include "task_stream.hpp"
+
+namespace confut {
+
+/// Options for MPIPoolExecutor, all optional.
+struct MPIPoolOptions {
+  /// How many worker ranks to use (ranks 1..max_workers); 0: every rank but rank 0.
+  std::size_t max_workers = 0;
+  /// Each worker rank runs its tasks on this many threads of its own (mpi4py's semantics,
+  /// one, by default). Each thread is a worker in stats() and traces.
+  std::size_t threads_per_rank = 1;
+  /// Runs once on every worker rank before it takes tasks (a plain function or a
+  /// capture-less lambda). If it throws, the executor is broken.
+  void (*initializer)() = nullptr;
+};
+
+namespace detail {
+
+/// Runtime's MPI role (see runtime.hpp): under an MPI launcher, initializes MPI; on a
+/// worker rank it serves tasks and ends the process when rank 0 says so.
+inline void enter_mpi_role(int& argc, char**& argv) {
+  if (!launched_by_mpi()) return;
+  MpiWorld& world = mpi_world();
+  init_mpi(&argc, &argv);
+  world.launched = true;
+  std::atexit([] {
+    if (RuntimeRoles& roles = runtime_roles(); roles.leave != nullptr) roles.leave();
+  });
+  check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &world.comm), "MPI_Comm_dup");
+  MPI_Comm_rank(world.comm, &world.rank);
+  MPI_Comm_size(world.comm, &world.size);
+  if (world.rank == 0) return;
+  RankWorker(world.comm, 0).run();
+  MPI_Comm_free(&world.comm);
+  MPI_Finalize();
+  world.finalized = true;
+  std::exit(0);
+}
+
+/// Reads every worker rank's hello once (rank 0); a rank silent for 60 s is an error.
+inline void read_hellos() {
+  MpiWorld& world = mpi_world();
+  if (world.hellos_read) return;
+  world.hellos.assign(static_cast<std::size_t>(world.size), RankHello{});
+  world.hellos[0] = RankHello{this_host(), main_build_id(), program_path(),
+                              static_cast<std::uint32_t>(::getpid())};
+  std::vector<std::byte> message;
+  for (int rank = 1; rank < world.size; ++rank) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    Backoff backoff;
+    while (true) {
+      int arrived = 0;
+      MPI_Status status;
+      MPI_Iprobe(rank, kToParent, world.comm, &arrived, &status);
+      if (arrived) {
+        receive_message(world.comm, status, message);
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw Error("confut: MPI rank " + std::to_string(rank) +
+                    " did not say hello within 60 s (does it run this program, with "
+                    "confut::Runtime first in main?)");
+      }
+      const auto step = backoff.next();
+      if (step.count() > 0) std::this_thread::sleep_for(step);
+    }
+    try {
+      if (message.empty() || message[0] != static_cast<std::byte>(ToParent::hello)) {
+        throw DecodeError("not a hello");
+      }
+      WireReader in(message.data() + 1, message.size() - 1);
+      world.hellos[static_cast<std::size_t>(rank)] = parse_hello(in);
+    } catch (const std::exception& e) {
+      throw Error("confut: MPI rank " + std::to_string(rank) + " sent a malformed hello (" +
+                  e.what() + ")");
+    }
+  }
+  world.hellos_read = true;
+}
+
+/// ~Runtime() on rank 0 (or exit()): tells the worker ranks to leave, finalizes MPI.
+inline void leave_mpi_role() {
+  MpiWorld& world = mpi_world();
+  if (!world.launched || world.finalized || world.rank != 0) return;
+  world.finalized = true;
+  try {
+    read_hellos();  // so that no message is left unreceived
+  } catch (const Error&) {
+  }
+  for (int rank = 1; rank < world.size; ++rank) {
+    send_message(world.comm, rank, kToWorker,
+                 kind_message(static_cast<std::uint8_t>(ToWorker::exit)));
+  }
+  MPI_Comm_free(&world.comm);
+  if (world.initialized) MPI_Finalize();
+}
+
+inline const bool mpi_role_installed = [] {
+  runtime_roles().enter = &enter_mpi_role;
+  runtime_roles().leave = &leave_mpi_role;
+  return true;
+}();
+
+/// Marks rank 0's one executor open for the life of an MPIPoolExecutor.
+class OpenExecutorGuard {
+ public:
+  OpenExecutorGuard() {
+    MpiWorld& world = mpi_world();
+    if (!world.launched || world.finalized) {
+      throw Error(
+          "confut: MPIPoolExecutor needs an MPI job: construct confut::Runtime first in main "
+          "and start the program with mpirun (or srun)");
+    }
+    if (world.rank != 0) throw Error("confut: an MPIPoolExecutor is created on rank 0 only");
+    if (world.executor_open) {
+      throw Error("confut: one MPIPoolExecutor at a time: the worker ranks serve one executor");
+    }
+    world.executor_open = true;
+  }
+  ~OpenExecutorGuard() { mpi_world().executor_open = false; }
+  OpenExecutorGuard(const OpenExecutorGuard&) = delete;
+  OpenExecutorGuard& operator=(const OpenExecutorGuard&) = delete;
+};
+
+}  // namespace detail
+
+/// An executor whose workers are the ranks of an MPI job, with the ThreadPoolExecutor API.
+/// Tasks must be plain functions or capture-less lambdas, and their arguments and results
+/// sendable (serialization.hpp); anything else is a compile-time error.
+///
+/// Tasks go to the least loaded worker, several ahead at a time under a backlog; replies
+/// come back in batches. A task that throws rethrows on rank 0, as in the process pool. A
+/// task sent to a rank runs: cancel() stops only tasks still queued on rank 0. A worker rank
+/// that dies ends the MPI job (mpirun stops every rank). Only one MPIPoolExecutor exists at
+/// a time, on rank 0; while it does, other threads of rank 0 must not call MPI.
+class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
+ public:
+  MPIPoolExecutor() : MPIPoolExecutor(MPIPoolOptions{}) {}
+
+  /// Throws confut::Error outside an MPI job (or when another MPIPoolExecutor exists), and
+  /// std::invalid_argument when `max_workers` is more than the job's worker ranks or
+  /// `threads_per_rank` is above 1024. Workers that run another build of the program make
+  /// the executor broken (BrokenExecutor naming the rank), before any task is sent.
+  explicit MPIPoolExecutor(MPIPoolOptions options)
+      : options_(options),
+        dispatcher_("MPIPoolExecutor", slot_count(options), settings_of(options),
+                    transport_config_of(options)) {}
+
+  MPIPoolExecutor(const MPIPoolExecutor&) = delete;
+  MPIPoolExecutor& operator=(const MPIPoolExecutor&) = delete;
+
+  /// Shuts down and waits for the tasks; the worker ranks wait for the next executor.
+  ~MPIPoolExecutor() = default;
+
+  /// Schedules `fn(args...)` on a worker rank and returns its future at once.
+  template <class F, class... Args>
+    requires std::invocable<std::decay_t<F>&, detail::remote_value_t<std::decay_t<Args>>...>
+  Future<detail::task_result_t<F, Args...>> submit(F&& fn, Args&&... args) {
+    return dispatcher_.submit(std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+
+  /// Used by map() for chunks of several elements (not meant to be called directly).
+  template <class V, class F, class Arguments>
+  Future<std::vector<std::variant<V, std::exception_ptr>>> submit_map_chunk(
+      F fn, std::vector<Arguments> chunk) {
+    return dispatcher_.template submit_chunk<V>(std::move(fn), std::move(chunk));
+  }
+
+  /// Stops accepting tasks. With `wait`, returns when every accepted task has finished;
+  /// `cancel_futures` cancels the tasks still queued on rank 0. Idempotent.
+  void shutdown(bool wait = true, bool cancel_futures = false) {
+    dispatcher_.shutdown(wait, cancel_futures);
+  }
+
+  /// The number of worker ranks.
+  std::size_t max_workers() const noexcept {
+    return dispatcher_.worker_count() / options_.threads_per_rank;
+  }
+
+  /// "MPIPoolExecutor 1": this executor's name in statistics, traces and reports.
+  const std::string& name() const noexcept { return dispatcher_.name(); }
+
+  /// As ProcessPoolExecutor::stats(); workers are labelled "rank@host" ("rank@host:thread"
+  /// with several threads per rank).
+  ExecutorStats stats() const { return dispatcher_.stats(); }
+
+  void start_recording() { dispatcher_.start_recording(); }
+  TaskStream stop_recording() { return dispatcher_.stop_recording(); }
+
+  /// Bytes of requests (arguments and callables) sent from rank 0 to the worker ranks.
+  std::uint64_t bytes_sent() const noexcept { return dispatcher_.transport().bytes_sent(); }
+
+ private:
+  static constexpr std::size_t kMaxThreadsPerRank = 1024;
+
+  static std::vector<int> worker_ranks(const MPIPoolOptions& options) {
+    const detail::MpiWorld& world = detail::mpi_world();
+    const auto available = static_cast<std::size_t>(world.size - 1);
+    if (available == 0) {
+      throw Error("confut: this MPI job has no worker ranks (start it with mpirun -np 2 or more)");
+    }
+    if (options.max_workers > available) {
+      throw std::invalid_argument("confut: MPIPoolExecutor: max_workers " +
+                                  std::to_string(options.max_workers) + " but the job has " +
+                                  std::to_string(available) + " worker ranks");
+    }
+    const std::size_t count = options.max_workers == 0 ? available : options.max_workers;
+    std::vector<int> ranks;
+    for (std::size_t r = 1; r <= count; ++r) ranks.push_back(static_cast<int>(r));
+    return ranks;
+  }
+
+  static std::size_t slot_count(const MPIPoolOptions& options) {
+    guard_check(options);
+    return worker_ranks(options).size() * options.threads_per_rank;
+  }
+
+  static void guard_check(const MPIPoolOptions& options) {
+    if (options.threads_per_rank == 0 || options.threads_per_rank > kMaxThreadsPerRank) {
+      throw std::invalid_argument("confut: MPIPoolExecutor: threads_per_rank " +
+                                  std::to_string(options.threads_per_rank) +
+                                  " is not between 1 and 1024");
+    }
+  }
+
+  static detail::DispatcherSettings settings_of(const MPIPoolOptions& options) {
+    detail::DispatcherSettings settings;
+    settings.has_initializer = options.initializer != nullptr;
+    settings.broken_prefix = "confut: the MPI executor is broken: ";
+    return settings;
+  }
+
+  static detail::MpiTransportConfig transport_config_of(const MPIPoolOptions& options) {
+    detail::read_hellos();
+    const detail::MpiWorld& world = detail::mpi_world();
+    detail::MpiTransportConfig config;
+    config.comm = world.comm;
+    config.ranks = worker_ranks(options);
+    config.threads_per_rank = static_cast<std::uint32_t>(options.threads_per_rank);
+    if (options.initializer != nullptr) {
+      const detail::CodeLocation where = detail::locate_function(options.initializer);
+      config.open.has_initializer = true;
+      config.open.initializer_module = where.module;
+      config.open.initializer_offset = where.offset;
+    }
+    config.open.threads = config.threads_per_rank;
+    const detail::RankHello& self = world.hellos[0];
+    for (const int rank : config.ranks) {
+      const detail::RankHello& hello = world.hellos[static_cast<std::size_t>(rank)];
+      const std::string name = std::to_string(rank) + "@" + hello.host;
+      for (std::size_t t = 0; t < options.threads_per_rank; ++t) {
+        config.labels.push_back(options.threads_per_rank == 1 ? name
+                                                              : name + ":" + std::to_string(t));
+      }
+      if (config.failure.empty() && hello.build_id != self.build_id) {
+        config.failure = "rank " + std::to_string(rank) + " (pid " + std::to_string(hello.pid) +
+                         " on " + hello.host + ") runs another build: " + hello.program +
+                         " has build-id " + (hello.build_id.empty() ? "(none)" : hello.build_id) +
+                         ", rank 0's " + self.program + " has " +
+                         (self.build_id.empty() ? "(none)" : self.build_id);
+      }
+    }
+    return config;
+  }
+
+  detail::OpenExecutorGuard guard_;
+  MPIPoolOptions options_;
+  detail::Dispatcher<detail::MpiTransport> dispatcher_;
+};
+
+}  // namespace confut
