@@ -194,7 +194,6 @@ for config in $configs; do
       step "asan: test"
       run_ctest build/asan env \
         ASAN_OPTIONS="detect_leaks=$detect_leaks:abort_on_error=1" \
-        LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp" \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
       ;;
     fuzz)

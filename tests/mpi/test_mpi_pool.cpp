@@ -4,7 +4,6 @@
 // rank, initializers, shutdown with work in flight, statistics and recording, misuse.
 // Cases tagged [mismatch] run only in a job whose last rank runs another program.
 
-#define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -291,9 +290,4 @@ TEST_CASE("MPIPoolExecutor is broken when a rank runs another build", "[.][misma
     REQUIRE(what.find("rank " + last_rank) != std::string::npos);
     REQUIRE(what.find("another build") != std::string::npos);
   }
-}
-
-int main(int argc, char* argv[]) {
-  confut::Runtime runtime(argc, argv);  // ranks 1..N-1 serve in here
-  return Catch::Session().run(argc, argv);
 }
