@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cstdint>
 #include <numeric>
@@ -54,6 +55,11 @@ int initialized_value = 0;
 void set_initialized() { initialized_value = 42; }
 int read_initialized() { return initialized_value; }
 void failing_initializer() { throw std::runtime_error("no model file"); }
+
+int kill_own_rank() {
+  ::raise(SIGKILL);
+  return 0;
+}
 
 int job_size() {
   int size = 0;
@@ -290,4 +296,12 @@ TEST_CASE("MPIPoolExecutor is broken when a rank runs another build", "[.][misma
     REQUIRE(what.find("rank " + last_rank) != std::string::npos);
     REQUIRE(what.find("another build") != std::string::npos);
   }
+}
+
+TEST_CASE("A worker rank that dies ends the job", "[.][rank_death]") {
+  confut::MPIPoolExecutor ex;
+  REQUIRE(ex.submit(square, 3).result(30s) == 9);
+  auto doomed = ex.submit(kill_own_rank);
+  (void)doomed.wait_for(60s);  // mpirun ends this process long before
+  FAIL("the job outlived a dead worker rank");
 }
