@@ -93,6 +93,28 @@ for program in "$build"/bench/bench_*; do
   fi
 done
 
+# MPIPoolExecutor next to raw MPI loops (bench/mpi/bench_mpi.cpp), 3 ranks, over shared
+# memory and over TCP. Its two phases run in order (no random interleaving). The raw JSON
+# goes to $raw/mpi_*.json (the tables are printed here; report.py does not read them yet).
+mpi_program=$build/bench/mpi/bench_mpi
+if [ -x "$mpi_program" ]; then
+  for transport in shm tcp; do
+    btl=(--mca btl self,vader,tcp)
+    [ "$transport" = tcp ] && btl=(--mca btl self,tcp --mca btl_tcp_if_include lo)
+    step "bench_mpi over $transport (mpirun -np 3, $repetitions repetitions)"
+    mpi_args=(--benchmark_repetitions="$repetitions" --benchmark_report_aggregates_only=true
+              --benchmark_out="$raw/mpi_$transport.json" --benchmark_out_format=json)
+    [ -n "$filter" ] && mpi_args+=(--benchmark_filter="$filter")
+    if ! OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 600 \
+        mpirun --oversubscribe --bind-to none "${btl[@]}" -np 3 "$mpi_program" "${mpi_args[@]}"; then
+      echo "bench.sh: bench_mpi over $transport FAILED" >&2
+      failures=$((failures + 1))
+    fi
+  done
+else
+  echo "bench.sh: bench_mpi not built (no MPI found); its benchmarks are skipped"
+fi
+
 if [ "$run_python" != 0 ]; then
   step "Python reference (bench/python/bench.py, $python)"
   if ! "$python" bench/python/bench.py --workers "$workers" --repetitions "$repetitions" \
