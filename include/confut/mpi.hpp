@@ -27,8 +27,10 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <cstdlib>
 #include <exception>
 #include <stdexcept>
@@ -54,16 +56,33 @@
 
 namespace confut {
 
+/// Where a worker rank runs its tasks.
+enum class Isolation : std::uint8_t {
+  /// In the rank's own threads (mpi4py's way): fastest; a task that crashes ends the job.
+  rank,
+  /// In child processes of the rank (a process pool of threads_per_rank workers): a task
+  /// that crashes or runs past task_timeout fails only its own future (WorkerDied /
+  /// TimeoutError, naming the rank and host) and its child is replaced.
+  process,
+};
+
 /// Options for MPIPoolExecutor, all optional.
 struct MPIPoolOptions {
+  using Isolation = confut::Isolation;
   /// How many worker ranks to use (ranks 1..max_workers); 0: every rank but rank 0.
   std::size_t max_workers = 0;
   /// Each worker rank runs its tasks on this many threads of its own (mpi4py's semantics,
   /// one, by default). Each thread is a worker in stats() and traces.
   std::size_t threads_per_rank = 1;
   /// Runs once on every worker rank before it takes tasks (a plain function or a
-  /// capture-less lambda). If it throws, the executor is broken.
+  /// capture-less lambda); with Isolation::process, once in every child process instead.
+  /// If it throws on a rank, the executor is broken; in a child, that rank's tasks fail
+  /// with BrokenExecutor.
   void (*initializer)() = nullptr;
+  Isolation isolation = Isolation::rank;
+  /// With Isolation::process: a task running longer than this has its child process killed
+  /// (and replaced); its future fails with TimeoutError. std::invalid_argument otherwise.
+  std::optional<std::chrono::steady_clock::duration> task_timeout{};
 };
 
 namespace detail {
@@ -194,7 +213,7 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
   /// `threads_per_rank` is above 1024. Workers that run another build of the program make
   /// the executor broken (BrokenExecutor naming the rank), before any task is sent.
   explicit MPIPoolExecutor(MPIPoolOptions options)
-      : options_(options),
+      : options_(validated(options)),
         dispatcher_("MPIPoolExecutor", slot_count(options), settings_of(options),
                     transport_config_of(options)) {}
 
@@ -263,21 +282,31 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
   }
 
   static std::size_t slot_count(const MPIPoolOptions& options) {
-    guard_check(options);
     return worker_ranks(options).size() * options.threads_per_rank;
   }
 
-  static void guard_check(const MPIPoolOptions& options) {
+  /// Checks the options (before the executor claims the worker ranks).
+  static const MPIPoolOptions& validated(const MPIPoolOptions& options) {
+    if (options.task_timeout && options.isolation != Isolation::process) {
+      throw std::invalid_argument(
+          "confut: MPIPoolExecutor: task_timeout needs isolation = Isolation::process (a "
+          "thread of a rank cannot be stopped)");
+    }
+    if (options.task_timeout && options.task_timeout->count() <= 0) {
+      throw std::invalid_argument("confut: MPIPoolExecutor: task_timeout must be positive");
+    }
     if (options.threads_per_rank == 0 || options.threads_per_rank > kMaxThreadsPerRank) {
       throw std::invalid_argument("confut: MPIPoolExecutor: threads_per_rank " +
                                   std::to_string(options.threads_per_rank) +
                                   " is not between 1 and 1024");
     }
+    return options;
   }
 
   static detail::DispatcherSettings settings_of(const MPIPoolOptions& options) {
     detail::DispatcherSettings settings;
-    settings.has_initializer = options.initializer != nullptr;
+    settings.has_initializer =
+        options.initializer != nullptr && options.isolation == Isolation::rank;
     settings.broken_prefix = "confut: the MPI executor is broken: ";
     return settings;
   }
@@ -296,6 +325,11 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
       config.open.initializer_offset = where.offset;
     }
     config.open.threads = config.threads_per_rank;
+    config.open.process_isolation = options.isolation == Isolation::process;
+    if (options.task_timeout) {
+      config.open.task_timeout_ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(*options.task_timeout).count();
+    }
     const detail::RankHello& self = world.hellos[0];
     for (const int rank : config.ranks) {
       const detail::RankHello& hello = world.hellos[static_cast<std::size_t>(rank)];
@@ -315,8 +349,8 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
     return config;
   }
 
-  detail::OpenExecutorGuard guard_;
   MPIPoolOptions options_;
+  detail::OpenExecutorGuard guard_;
   detail::Dispatcher<detail::MpiTransport> dispatcher_;
 };
 

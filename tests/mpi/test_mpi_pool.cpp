@@ -284,6 +284,54 @@ TEST_CASE("MPIPoolExecutor executors one after another", "[mpi]") {
   }
 }
 
+TEST_CASE("MPIPoolExecutor isolation by process: a crash fails only its own future",
+          "[mpi]") {
+  std::set<int> rank_pids;
+  {
+    confut::MPIPoolExecutor ranks;
+    for (int i = 0; i < 200; ++i) rank_pids.insert(ranks.submit(process_id).result(30s));
+  }
+  confut::MPIPoolExecutor ex({.threads_per_rank = 2, .isolation = confut::Isolation::process});
+  // Tasks run in children of the ranks, not in the ranks.
+  for (int i = 0; i < 50; ++i) REQUIRE(rank_pids.count(ex.submit(process_id).result(30s)) == 0);
+  std::vector<confut::Future<int>> others;
+  for (int i = 0; i < 40; ++i) others.push_back(ex.submit(sleep_then, 5));
+  auto doomed = ex.submit(kill_own_rank);
+  try {
+    (void)doomed.result(30s);
+    FAIL("a killed child returned a value");
+  } catch (const confut::WorkerDied& e) {
+    const std::string what = e.what();
+    INFO(what);
+    REQUIRE(e.signal() == SIGKILL);
+    REQUIRE(what.find("on MPI rank ") != std::string::npos);
+    REQUIRE(what.find("signal 9") != std::string::npos);
+  }
+  for (auto& f : others) REQUIRE(f.result(30s) == 5);  // nothing else was lost
+  REQUIRE(ex.submit(square, 9).result(30s) == 81);    // the child was replaced
+  REQUIRE_THROWS_AS(ex.submit(fail_on_odd, 5).result(30s), std::out_of_range);
+  REQUIRE(ex.map(square, std::vector<int>{1, 2, 3}, {.chunksize = 2}).to_vector() ==
+          std::vector<int>{1, 4, 9});
+}
+
+TEST_CASE("MPIPoolExecutor isolation by process: task_timeout and the initializer", "[mpi]") {
+  confut::MPIPoolExecutor ex({.initializer = set_initialized,
+                              .isolation = confut::Isolation::process,
+                              .task_timeout = std::chrono::milliseconds(300)});
+  REQUIRE(ex.submit(read_initialized).result(30s) == 42);  // ran in the child
+  auto hung = ex.submit(sleep_then, 20000);
+  try {
+    (void)hung.result(30s);
+    FAIL("a task ran past its timeout");
+  } catch (const confut::TimeoutError& e) {
+    REQUIRE(std::string(e.what()).find("on MPI rank ") != std::string::npos);
+  }
+  REQUIRE(ex.submit(sleep_then, 10).result(30s) == 10);
+  // task_timeout without process isolation is refused.
+  REQUIRE_THROWS_AS(confut::MPIPoolExecutor({.task_timeout = std::chrono::seconds(1)}),
+                    std::invalid_argument);
+}
+
 TEST_CASE("MPIPoolExecutor is broken when a rank runs another build", "[.][mismatch]") {
   confut::MPIPoolExecutor ex;
   const std::string last_rank = std::to_string(job_size() - 1);

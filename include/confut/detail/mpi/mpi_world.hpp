@@ -50,6 +50,8 @@ struct RankHello {
 /// What rank 0 tells a worker rank when an executor opens.
 struct OpenMessage {
   std::uint32_t threads = 1;
+  bool process_isolation = false;  // tasks run in child processes of the rank
+  std::int64_t task_timeout_ns = 0;  // with process isolation; 0: none
   bool time_calls = false;
   bool has_initializer = false;
   std::uint64_t initializer_module = 0;
@@ -195,6 +197,8 @@ inline std::vector<std::byte> open_message(const OpenMessage& open) {
   out.write(static_cast<std::uint8_t>(open.has_initializer));
   out.write(open.initializer_module);
   out.write(open.initializer_offset);
+  out.write(static_cast<std::uint8_t>(open.process_isolation));
+  out.write(open.task_timeout_ns);
   return std::move(out.buffer());
 }
 
@@ -205,6 +209,8 @@ inline OpenMessage parse_open(WireReader& in) {
   open.has_initializer = in.read<std::uint8_t>() != 0;
   open.initializer_module = in.read<std::uint64_t>();
   open.initializer_offset = in.read<std::uint64_t>();
+  open.process_isolation = in.read<std::uint8_t>() != 0;
+  open.task_timeout_ns = in.read<std::int64_t>();
   return open;
 }
 

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <string>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "../remote/serve.hpp"
 #include "build_id.hpp"
 #include "mpi_world.hpp"
+#include "relay.hpp"
 
 namespace confut::detail {
 
@@ -105,9 +108,27 @@ class RankWorker {
     }
     WireWriter outbox;
     bool ready = true;
-    if (open.has_initializer) {
-      ready = run_initializer(CodeLocation{open.initializer_module, open.initializer_offset},
-                              outbox);
+    const CodeLocation initializer{open.initializer_module, open.initializer_offset};
+    if (open.process_isolation) {
+      // The initializer runs in each child process; a failing one fails the tasks.
+      WorkerConfig config;
+      config.has_initializer = open.has_initializer;
+      config.initializer = initializer;
+      std::optional<std::chrono::steady_clock::duration> timeout;
+      if (open.task_timeout_ns > 0) timeout = std::chrono::nanoseconds(open.task_timeout_ns);
+      int rank = 0;
+      MPI_Comm_rank(comm_, &rank);
+      try {
+        relay_ = std::make_unique<ProcessRelay>(threads_, config, timeout,
+                                                "confut: on MPI rank " + std::to_string(rank) +
+                                                    " (" + this_host() + ")");
+      } catch (...) {
+        ready = false;
+        append_reply(outbox, 0, WorkerReply::init_failed,
+                     [&](WireWriter& w) { encode_exception(w, std::current_exception()); });
+      }
+    } else if (open.has_initializer) {
+      ready = run_initializer(initializer, outbox);
     }
     if (ready) append_ready(outbox);
     // The same answer for every slot of this rank.
@@ -117,7 +138,7 @@ class RankWorker {
     }
     if (!ready) return;  // rank 0 breaks the executor; it closes it next
     open_ = true;
-    if (threads_ > 1) {
+    if (threads_ > 1 || relay_) {
       for (auto& context : contexts_) {
         Context* c = context.get();
         c->thread = std::thread([this, c] { serve_thread(*c); });
@@ -135,6 +156,7 @@ class RankWorker {
     for (auto& context : contexts_) {
       if (context->thread.joinable()) context->thread.join();
     }
+    relay_.reset();  // ends the rank's child processes
     send_replies();
     std::lock_guard lock(mutex_);
     stopping_ = false;
@@ -159,7 +181,7 @@ class RankWorker {
       const std::byte* frame = message.data() + at;
       at += size;
       Context& context = *contexts_[thread];
-      if (threads_ == 1) {
+      if (threads_ == 1 && !relay_) {
         serve(context, flags, frame, size, inline_outbox_);
         if (inline_outbox_.size() != 0) {
           std::lock_guard lock(mutex_);
@@ -184,7 +206,16 @@ class RankWorker {
     const std::uint64_t request = context.requests++;
     context.claims.mark_sent(request);
     if ((flags & kRequestCancelled) != 0) (void)context.claims.try_cancel(request);
-    (void)serve_request(frame, size, request, context.claims, outbox);
+    if (!relay_) {
+      (void)serve_request(frame, size, request, context.claims, outbox);
+      return;
+    }
+    if (!context.claims.try_start(request)) {
+      WireReader in(frame, size);
+      append_reply(outbox, read_request_sequence(in), WorkerReply::cancelled);
+      return;
+    }
+    relay_->serve(frame, size, outbox);
   }
 
   void serve_thread(Context& context) {
@@ -255,6 +286,7 @@ class RankWorker {
   bool open_ = false;
   std::uint32_t threads_ = 1;
   std::vector<std::unique_ptr<Context>> contexts_;
+  std::unique_ptr<ProcessRelay> relay_;  // isolation by process
   WireWriter inline_outbox_;
   PendingSends sends_;
 

@@ -157,6 +157,18 @@ class Dispatcher final : private ReadySink {
     return future;
   }
 
+  /// Submits a task built by the caller (an MPI rank's relay of a request from rank 0 to
+  /// its process pool); takes ownership of `task`.
+  template <class R, class TaskType>
+  Future<R> submit_task(TaskType* task) {
+    throw_unless_accepting();
+    accept(*task);
+    Future<R> future(StateRef<State<R>>::adopt(task));
+    task->try_transition(kWaiting, kQueued);
+    enqueue(*task, *task);
+    return future;
+  }
+
   /// See ProcessPoolExecutor::terminate.
   bool terminate(const Future<>& future) {
     if (!future.valid() || future.state()->owner != this) return false;

@@ -37,6 +37,7 @@ enum class ExceptionKind : std::uint8_t {
   timeout_error,
   cancelled_error,
   confut_error,
+  worker_died,  // followed by pid, signal and exit code (i32 each)
 };
 
 template <class E>
@@ -59,6 +60,7 @@ inline ExceptionKind kind_of(const std::exception& e) {
   if (exactly<TimeoutError>(e)) return ExceptionKind::timeout_error;
   if (exactly<CancelledError>(e)) return ExceptionKind::cancelled_error;
   if (exactly<Error>(e)) return ExceptionKind::confut_error;
+  if (exactly<WorkerDied>(e)) return ExceptionKind::worker_died;
   return ExceptionKind::other;
 }
 
@@ -105,6 +107,7 @@ inline void encode_exception(WireWriter& out, const std::exception_ptr& error) {
   ExceptionKind kind = ExceptionKind::other;
   std::string type = "unknown exception";
   std::string what;
+  std::int32_t died[3] = {0, 0, -1};  // a WorkerDied's pid, signal and exit code
   try {
     std::rethrow_exception(error);
   } catch (const RemoteError& e) {  // passed on from a nested remote call: keep its origin
@@ -114,6 +117,11 @@ inline void encode_exception(WireWriter& out, const std::exception_ptr& error) {
     kind = kind_of(e);
     type = reported_type(e);
     what = std::string(e.what()) + nested_text(e);
+    if (const auto* death = dynamic_cast<const WorkerDied*>(&e)) {
+      died[0] = death->pid();
+      died[1] = death->signal();
+      died[2] = death->exit_code();
+    }
   } catch (const char* text) {
     type = "const char*";
     what = text != nullptr ? text : "";
@@ -127,6 +135,9 @@ inline void encode_exception(WireWriter& out, const std::exception_ptr& error) {
   out.write(static_cast<std::uint8_t>(kind));
   out.write(type);
   out.write(what);
+  if (kind == ExceptionKind::worker_died) {
+    for (const std::int32_t value : died) out.write(value);
+  }
 }
 
 /// Rebuilds what encode_exception wrote.
@@ -150,6 +161,12 @@ inline std::exception_ptr decode_exception(WireReader& in) {
     case ExceptionKind::timeout_error: return std::make_exception_ptr(TimeoutError(what));
     case ExceptionKind::cancelled_error: return std::make_exception_ptr(CancelledError(what));
     case ExceptionKind::confut_error: return std::make_exception_ptr(Error(what));
+    case ExceptionKind::worker_died: {
+      const auto pid = in.read<std::int32_t>();
+      const auto signal = in.read<std::int32_t>();
+      const auto exit_code = in.read<std::int32_t>();
+      return std::make_exception_ptr(WorkerDied(what, pid, signal, exit_code));
+    }
     case ExceptionKind::exception:
     case ExceptionKind::other:
     default: return std::make_exception_ptr(RemoteError(type, what));
