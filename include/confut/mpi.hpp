@@ -40,10 +40,9 @@
 #include <variant>
 #include <vector>
 
-#include "detail/mpi/build_id.hpp"
+#include "detail/mpi/mpi_roles.hpp"
 #include "detail/mpi/mpi_transport.hpp"
 #include "detail/mpi/mpi_world.hpp"
-#include "detail/mpi/rank_worker.hpp"
 #include "detail/remote/dispatcher.hpp"
 #include "errors.hpp"
 #include "future.hpp"
@@ -85,115 +84,6 @@ struct MPIPoolOptions {
   std::optional<std::chrono::steady_clock::duration> task_timeout{};
 };
 
-namespace detail {
-
-/// Runtime's MPI role (see runtime.hpp): under an MPI launcher, initializes MPI; on a
-/// worker rank it serves tasks and ends the process when rank 0 says so.
-inline void enter_mpi_role(int& argc, char**& argv) {
-  if (!launched_by_mpi()) return;
-  MpiWorld& world = mpi_world();
-  init_mpi(&argc, &argv);
-  world.launched = true;
-  std::atexit([] {
-    if (RuntimeRoles& roles = runtime_roles(); roles.leave != nullptr) roles.leave();
-  });
-  check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &world.comm), "MPI_Comm_dup");
-  MPI_Comm_rank(world.comm, &world.rank);
-  MPI_Comm_size(world.comm, &world.size);
-  if (world.rank == 0) return;
-  RankWorker(world.comm, 0).run();
-  MPI_Comm_free(&world.comm);
-  MPI_Finalize();
-  world.finalized = true;
-  std::exit(0);
-}
-
-/// Reads every worker rank's hello once (rank 0); a rank silent for 60 s is an error.
-inline void read_hellos() {
-  MpiWorld& world = mpi_world();
-  if (world.hellos_read) return;
-  world.hellos.assign(static_cast<std::size_t>(world.size), RankHello{});
-  world.hellos[0] = RankHello{this_host(), main_build_id(), program_path(),
-                              static_cast<std::uint32_t>(::getpid())};
-  std::vector<std::byte> message;
-  for (int rank = 1; rank < world.size; ++rank) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    Backoff backoff;
-    while (true) {
-      int arrived = 0;
-      MPI_Status status;
-      MPI_Iprobe(rank, kToParent, world.comm, &arrived, &status);
-      if (arrived) {
-        receive_message(world.comm, status, message);
-        break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) {
-        throw Error("confut: MPI rank " + std::to_string(rank) +
-                    " did not say hello within 60 s (does it run this program, with "
-                    "confut::Runtime first in main?)");
-      }
-      const auto step = backoff.next();
-      if (step.count() > 0) std::this_thread::sleep_for(step);
-    }
-    try {
-      if (message.empty() || message[0] != static_cast<std::byte>(ToParent::hello)) {
-        throw DecodeError("not a hello");
-      }
-      WireReader in(message.data() + 1, message.size() - 1);
-      world.hellos[static_cast<std::size_t>(rank)] = parse_hello(in);
-    } catch (const std::exception& e) {
-      throw Error("confut: MPI rank " + std::to_string(rank) + " sent a malformed hello (" +
-                  e.what() + ")");
-    }
-  }
-  world.hellos_read = true;
-}
-
-/// ~Runtime() on rank 0 (or exit()): tells the worker ranks to leave, finalizes MPI.
-inline void leave_mpi_role() {
-  MpiWorld& world = mpi_world();
-  if (!world.launched || world.finalized || world.rank != 0) return;
-  world.finalized = true;
-  try {
-    read_hellos();  // so that no message is left unreceived
-  } catch (const Error&) {
-  }
-  for (int rank = 1; rank < world.size; ++rank) {
-    send_message(world.comm, rank, kToWorker,
-                 kind_message(static_cast<std::uint8_t>(ToWorker::exit)));
-  }
-  MPI_Comm_free(&world.comm);
-  if (world.initialized) MPI_Finalize();
-}
-
-inline const bool mpi_role_installed = [] {
-  runtime_roles().enter = &enter_mpi_role;
-  runtime_roles().leave = &leave_mpi_role;
-  return true;
-}();
-
-/// Marks rank 0's one executor open for the life of an MPIPoolExecutor.
-class OpenExecutorGuard {
- public:
-  OpenExecutorGuard() {
-    MpiWorld& world = mpi_world();
-    if (!world.launched || world.finalized) {
-      throw Error(
-          "confut: MPIPoolExecutor needs an MPI job: construct confut::Runtime first in main "
-          "and start the program with mpirun (or srun)");
-    }
-    if (world.rank != 0) throw Error("confut: an MPIPoolExecutor is created on rank 0 only");
-    if (world.executor_open) {
-      throw Error("confut: one MPIPoolExecutor at a time: the worker ranks serve one executor");
-    }
-    world.executor_open = true;
-  }
-  ~OpenExecutorGuard() { mpi_world().executor_open = false; }
-  OpenExecutorGuard(const OpenExecutorGuard&) = delete;
-  OpenExecutorGuard& operator=(const OpenExecutorGuard&) = delete;
-};
-
-}  // namespace detail
 
 /// An executor whose workers are the ranks of an MPI job, with the ThreadPoolExecutor API.
 /// Tasks must be plain functions or capture-less lambdas, and their arguments and results
@@ -208,14 +98,17 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
  public:
   MPIPoolExecutor() : MPIPoolExecutor(MPIPoolOptions{}) {}
 
-  /// Throws confut::Error outside an MPI job (or when another MPIPoolExecutor exists), and
-  /// std::invalid_argument when `max_workers` is more than the job's worker ranks or
-  /// `threads_per_rank` is above 1024. Workers that run another build of the program make
+  /// Under mpirun the workers are ranks 1..max_workers (0: all); in a program run alone it
+  /// spawns max_workers worker processes (0: one per hardware thread) with MPI_Comm_spawn.
+  /// Throws confut::Error without a confut::Runtime or when another MPIPoolExecutor exists,
+  /// and std::invalid_argument when `max_workers` is more than the job's worker ranks or
+  /// `threads_per_rank` is not between 1 and 1024. Workers that run another build of the program make
   /// the executor broken (BrokenExecutor naming the rank), before any task is sent.
   explicit MPIPoolExecutor(MPIPoolOptions options)
       : options_(validated(options)),
-        dispatcher_("MPIPoolExecutor", slot_count(options), settings_of(options),
-                    transport_config_of(options)) {}
+        group_(options.max_workers),
+        dispatcher_("MPIPoolExecutor", group_.ranks.size() * options.threads_per_rank,
+                    settings_of(options), transport_config_of(group_, options)) {}
 
   MPIPoolExecutor(const MPIPoolExecutor&) = delete;
   MPIPoolExecutor& operator=(const MPIPoolExecutor&) = delete;
@@ -264,27 +157,6 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
  private:
   static constexpr std::size_t kMaxThreadsPerRank = 1024;
 
-  static std::vector<int> worker_ranks(const MPIPoolOptions& options) {
-    const detail::MpiWorld& world = detail::mpi_world();
-    const auto available = static_cast<std::size_t>(world.size - 1);
-    if (available == 0) {
-      throw Error("confut: this MPI job has no worker ranks (start it with mpirun -np 2 or more)");
-    }
-    if (options.max_workers > available) {
-      throw std::invalid_argument("confut: MPIPoolExecutor: max_workers " +
-                                  std::to_string(options.max_workers) + " but the job has " +
-                                  std::to_string(available) + " worker ranks");
-    }
-    const std::size_t count = options.max_workers == 0 ? available : options.max_workers;
-    std::vector<int> ranks;
-    for (std::size_t r = 1; r <= count; ++r) ranks.push_back(static_cast<int>(r));
-    return ranks;
-  }
-
-  static std::size_t slot_count(const MPIPoolOptions& options) {
-    return worker_ranks(options).size() * options.threads_per_rank;
-  }
-
   /// Checks the options (before the executor claims the worker ranks).
   static const MPIPoolOptions& validated(const MPIPoolOptions& options) {
     if (options.task_timeout && options.isolation != Isolation::process) {
@@ -311,12 +183,13 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
     return settings;
   }
 
-  static detail::MpiTransportConfig transport_config_of(const MPIPoolOptions& options) {
-    detail::read_hellos();
-    const detail::MpiWorld& world = detail::mpi_world();
+  static detail::MpiTransportConfig transport_config_of(detail::WorkerGroup& group,
+                                                        const MPIPoolOptions& options) {
     detail::MpiTransportConfig config;
-    config.comm = world.comm;
-    config.ranks = worker_ranks(options);
+    config.comm = group.comm;
+    config.ranks = group.ranks;
+    config.spawned = group.spawned;
+    config.adopted = &group.adopted;
     config.threads_per_rank = static_cast<std::uint32_t>(options.threads_per_rank);
     if (options.initializer != nullptr) {
       const detail::CodeLocation where = detail::locate_function(options.initializer);
@@ -330,9 +203,11 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
       config.open.task_timeout_ns =
           std::chrono::duration_cast<std::chrono::nanoseconds>(*options.task_timeout).count();
     }
-    const detail::RankHello& self = world.hellos[0];
-    for (const int rank : config.ranks) {
-      const detail::RankHello& hello = world.hellos[static_cast<std::size_t>(rank)];
+    const detail::RankHello& self = group.self;
+    for (std::size_t i = 0; i < group.ranks.size(); ++i) {
+      const detail::RankHello& hello = group.hellos[i];
+      // Spawned workers are numbered from 1 too: rank 0 is this process.
+      const int rank = group.spawned ? group.ranks[i] + 1 : group.ranks[i];
       const std::string name = std::to_string(rank) + "@" + hello.host;
       for (std::size_t t = 0; t < options.threads_per_rank; ++t) {
         config.labels.push_back(options.threads_per_rank == 1 ? name
@@ -351,6 +226,7 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
 
   MPIPoolOptions options_;
   detail::OpenExecutorGuard guard_;
+  detail::OpenedWorkerGroup group_;
   detail::Dispatcher<detail::MpiTransport> dispatcher_;
 };
 

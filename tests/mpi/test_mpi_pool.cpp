@@ -353,3 +353,27 @@ TEST_CASE("A worker rank that dies ends the job", "[.][rank_death]") {
   (void)doomed.wait_for(60s);  // mpirun ends this process long before
   FAIL("the job outlived a dead worker rank");
 }
+
+TEST_CASE("MPIPoolExecutor spawns its workers in a program run alone", "[.][spawn]") {
+  std::set<int> pids;
+  {
+    confut::MPIPoolExecutor ex({.max_workers = 2});
+    REQUIRE(job_size() == 1);  // no mpirun: MPI is a singleton here
+    REQUIRE(ex.max_workers() == 2);
+    const confut::ExecutorStats stats = ex.stats();
+    REQUIRE(stats.workers.size() == 2);
+    REQUIRE(stats.workers[0].label.find("1@") == 0);
+    REQUIRE(stats.workers[1].label.find("2@") == 0);
+    for (int i = 0; i < 100; ++i) pids.insert(ex.submit(process_id).result(30s));
+    REQUIRE(pids.count(static_cast<int>(::getpid())) == 0);
+    REQUIRE(ex.map(square, std::vector<int>{1, 2, 3}, {.chunksize = 2}).to_vector() ==
+            std::vector<int>{1, 4, 9});
+    REQUIRE_THROWS_AS(ex.submit(fail_on_odd, 1).result(30s), std::out_of_range);
+  }
+  // The next executor spawns new workers.
+  confut::MPIPoolExecutor again({.max_workers = 1, .isolation = confut::Isolation::process});
+  const int pid = again.submit(process_id).result(30s);
+  REQUIRE(pids.count(pid) == 0);
+  REQUIRE_THROWS_AS(again.submit(kill_own_rank).result(30s), confut::WorkerDied);
+  REQUIRE(again.submit(square, 12).result(30s) == 144);
+}

@@ -41,6 +41,8 @@ struct MpiTransportConfig {
   std::vector<std::string> labels;    // one per slot
   OpenMessage open;                   // what each rank is told
   std::string failure;                // not empty: no worker can start (e.g. another build)
+  bool spawned = false;               // spawned workers: close() ends them and disconnects
+  bool* adopted = nullptr;            // set once this transport owns the workers
 };
 
 class MpiTransport {
@@ -51,7 +53,9 @@ class MpiTransport {
         sent_(slots, 0),
         staged_(config_.ranks.size()),
         opened_(config_.ranks.size(), false),
-        slots_(slots) {}
+        slots_(slots) {
+    if (config_.adopted != nullptr) *config_.adopted = true;
+  }
 
   MpiTransport(const MpiTransport&) = delete;
   MpiTransport& operator=(const MpiTransport&) = delete;
@@ -178,6 +182,16 @@ class MpiTransport {
   void close() {
     if (closed_) return;
     closed_ = true;
+    if (config_.spawned) {
+      // Spawned workers serve one executor: they leave, and the intercommunicator goes.
+      for (const int rank : config_.ranks) {
+        sends_.send(config_.comm, rank, kToWorker,
+                    kind_message(static_cast<std::uint8_t>(ToWorker::exit)));
+      }
+      sends_.finish();
+      MPI_Comm_disconnect(&config_.comm);
+      return;
+    }
     std::size_t waiting = 0;
     for (std::size_t r = 0; r < opened_.size(); ++r) {
       if (!opened_[r]) continue;
