@@ -53,7 +53,7 @@ done
 # The MPI examples, under mpirun with 3 ranks (rank 0 submits, ranks 1 and 2 work).
 # As root mpirun needs the two variables; beyond the cores, oversubscription.
 if [ "${CONFUT_DEMO_ONLY_TOUR:-0}" != 1 ]; then
-  for name in mpi_tree_sum mpi_pi; do
+  for name in mpi_tree_sum mpi_pairwise_correlation mpi_pi; do
     program="$build/examples/mpi/$name"
     if [ ! -x "$program" ]; then
       echo "(note: MPI example '$name' is not built: no MPI found)"

@@ -65,6 +65,12 @@ enum class Isolation : std::uint8_t {
   process,
 };
 
+/// Options for MPIPoolExecutor::scatter.
+struct ScatterOptions {
+  /// Keep the value on every worker rank (else on one).
+  bool broadcast = false;
+};
+
 /// Options for MPIPoolExecutor, all optional.
 struct MPIPoolOptions {
   using Isolation = confut::Isolation;
@@ -130,6 +136,29 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
     return dispatcher_.template submit_chunk<V>(std::move(fn), std::move(chunk));
   }
 
+  /// Sends `value` to a worker rank (`{.broadcast = true}`: to every worker rank) once, and
+  /// returns a future that is done already and holds it. A task given that future as an
+  /// argument and sent to a rank that holds the value gets a reference instead of the bytes
+  /// (with Isolation::process, whose children do not see the rank's copy, the bytes). When
+  /// the last copy of the future goes, the ranks drop theirs. Rank 0 keeps its own copy, so
+  /// result() needs no transfer. Throws ExecutorShutdownError after shutdown().
+  template <class T>
+  Future<std::decay_t<T>> scatter(T&& value, ScatterOptions options = {}) {
+    using V = std::decay_t<T>;
+    static_assert(Sendable<V>, "confut: scatter() needs a sendable value (serialization.hpp)");
+    if (dispatcher_.shut_down()) throw ExecutorShutdownError();
+    WireWriter out;
+    out.write(static_cast<const V&>(value));
+    auto* state = new detail::ScatteredState<V>();
+    state->emplace_value(std::forward<T>(value));
+    state->ticket = dispatcher_.transport().scatter(std::move(out.buffer()), options.broadcast);
+    state->publish(detail::kFinished);
+    return Future<V>(detail::StateRef<detail::State<V>>::adopt(state));
+  }
+
+  /// Values scattered by this executor whose futures still exist.
+  std::size_t scattered_objects() const { return dispatcher_.transport().scattered_objects(); }
+
   /// Stops accepting tasks. With `wait`, returns when every accepted task has finished;
   /// `cancel_futures` cancels the tasks still queued on rank 0. Idempotent.
   void shutdown(bool wait = true, bool cancel_futures = false) {
@@ -151,7 +180,8 @@ class MPIPoolExecutor final : public detail::MapMethods<MPIPoolExecutor> {
   void start_recording() { dispatcher_.start_recording(); }
   TaskStream stop_recording() { return dispatcher_.stop_recording(); }
 
-  /// Bytes of requests (arguments and callables) sent from rank 0 to the worker ranks.
+  /// Bytes of requests (arguments and callables) and of scattered values sent from rank 0
+  /// to the worker ranks.
   std::uint64_t bytes_sent() const noexcept { return dispatcher_.transport().bytes_sent(); }
 
  private:

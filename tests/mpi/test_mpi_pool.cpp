@@ -284,6 +284,56 @@ TEST_CASE("MPIPoolExecutor executors one after another", "[mpi]") {
   }
 }
 
+TEST_CASE("MPIPoolExecutor scatter keeps a value on the workers; tasks refer to it", "[mpi]") {
+  const std::size_t ranks = static_cast<std::size_t>(job_size() - 1);
+  const std::vector<double> data = big_vector(100000);  // 800 KB encoded
+  const double expected = 100000.0 * 99999.0 / 2;
+  constexpr std::uint64_t kValueBytes = 800000;
+  for (const std::size_t threads : {std::size_t{1}, std::size_t{2}}) {
+    confut::MPIPoolExecutor ex({.threads_per_rank = threads});
+    // Without scatter every task carries the value.
+    std::uint64_t start = ex.bytes_sent();
+    std::vector<confut::Future<double>> plain;
+    for (int i = 0; i < 8; ++i) plain.push_back(ex.submit(sum, data));
+    for (auto& f : plain) REQUIRE(f.result(30s) == expected);
+    REQUIRE(ex.bytes_sent() - start >= 8 * kValueBytes);
+    {
+      start = ex.bytes_sent();
+      auto shared = ex.scatter(data, {.broadcast = true});
+      REQUIRE(shared.done());
+      REQUIRE(shared.result().size() == data.size());  // rank 0 keeps a copy
+      REQUIRE(ex.scattered_objects() == 1);
+      std::vector<confut::Future<double>> futures;
+      for (int i = 0; i < 40; ++i) futures.push_back(ex.submit(sum, shared));
+      for (auto& f : futures) REQUIRE(f.result(30s) == expected);
+      const std::uint64_t sent = ex.bytes_sent() - start;
+      INFO("bytes sent with a broadcast value: " << sent);
+      REQUIRE(sent >= ranks * kValueBytes);           // once to each rank...
+      REQUIRE(sent < ranks * kValueBytes + 40 * 1000);  // ...and never with a task
+      // On one rank only: tasks sent elsewhere carry the value; all are right.
+      auto one = ex.scatter(data);
+      REQUIRE(ex.scattered_objects() == 2);
+      std::vector<confut::Future<double>> more;
+      for (int i = 0; i < 20; ++i) more.push_back(ex.submit(sum, one));
+      for (auto& f : more) REQUIRE(f.result(30s) == expected);
+      // A scattered future works with other executors and in chains.
+      confut::ThreadPoolExecutor local(1);
+      REQUIRE(local.submit([](const std::vector<double>& v) { return v.size(); }, one)
+                  .result(30s) == data.size());
+      REQUIRE(ex.submit(square, ex.submit([](std::vector<double> v) {
+                              return static_cast<int>(v.size() / 1000);
+                            }, shared)).result(30s) == 10000);
+    }
+    REQUIRE(ex.scattered_objects() == 0);  // the last copies went: dropped on the ranks
+    ex.shutdown();
+    REQUIRE_THROWS_AS(ex.scatter(1), confut::ExecutorShutdownError);
+  }
+  // With isolation by process the children get the bytes; the answers are the same.
+  confut::MPIPoolExecutor isolated({.isolation = confut::Isolation::process});
+  auto shared = isolated.scatter(data, {.broadcast = true});
+  REQUIRE(isolated.submit(sum, shared).result(30s) == expected);
+}
+
 TEST_CASE("MPIPoolExecutor isolation by process: a crash fails only its own future",
           "[mpi]") {
   std::set<int> rank_pids;

@@ -29,6 +29,7 @@
 
 #include "../remote/claims.hpp"
 #include "../remote/protocol.hpp"
+#include "../remote/remote_objects.hpp"
 #include "../remote/transport.hpp"
 #include "mpi_world.hpp"
 
@@ -45,6 +46,62 @@ struct MpiTransportConfig {
   bool* adopted = nullptr;            // set once this transport owns the workers
 };
 
+/// Values scattered to the worker ranks: posted from any thread, sent by the dispatcher
+/// thread (before any request that refers to them: one tag, in order).
+class MpiObjects final : public ObjectDirectory {
+ public:
+  struct Post {
+    bool store = true;  // else drop
+    std::uint64_t id = 0;
+    std::vector<std::size_t> holders;
+    std::shared_ptr<const std::vector<std::byte>> bytes;
+  };
+
+  explicit MpiObjects(std::size_t ranks) : ranks_(ranks) {}
+
+  std::shared_ptr<ObjectTicket> scatter(std::vector<std::byte> bytes, bool broadcast,
+                                        const std::shared_ptr<MpiObjects>& self) {
+    auto ticket = std::make_shared<ObjectTicket>();
+    std::lock_guard lock(mutex_);
+    ticket->id = ++last_id_;
+    if (broadcast) {
+      for (std::size_t r = 0; r < ranks_; ++r) ticket->holders.push_back(r);
+    } else {
+      ticket->holders.push_back(next_holder_++ % ranks_);
+    }
+    ticket->directory = self;
+    posts_.push_back(Post{true, ticket->id, ticket->holders,
+                          std::make_shared<const std::vector<std::byte>>(std::move(bytes))});
+    ++live_;
+    return ticket;
+  }
+
+  void post_drop(std::uint64_t id, const std::vector<std::size_t>& holders) override {
+    std::lock_guard lock(mutex_);
+    posts_.push_back(Post{false, id, holders, nullptr});
+    --live_;
+  }
+
+  std::deque<Post> take_posts() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(posts_, {});
+  }
+
+  /// Scattered values whose futures still exist.
+  std::size_t live() const {
+    std::lock_guard lock(mutex_);
+    return live_;
+  }
+
+ private:
+  const std::size_t ranks_;
+  mutable std::mutex mutex_;
+  std::deque<Post> posts_;
+  std::uint64_t last_id_ = 0;
+  std::size_t next_holder_ = 0;
+  std::size_t live_ = 0;
+};
+
 class MpiTransport {
  public:
   MpiTransport(std::size_t slots, MpiTransportConfig config)
@@ -53,7 +110,8 @@ class MpiTransport {
         sent_(slots, 0),
         staged_(config_.ranks.size()),
         opened_(config_.ranks.size(), false),
-        slots_(slots) {
+        slots_(slots),
+        objects_(std::make_shared<MpiObjects>(config_.ranks.size())) {
     if (config_.adopted != nullptr) *config_.adopted = true;
   }
 
@@ -96,11 +154,12 @@ class MpiTransport {
     at[sizeof thread] = static_cast<std::byte>(flags);
     std::memcpy(at + sizeof thread + 1, &size, sizeof size);
     std::memcpy(at + sizeof thread + 1 + sizeof size, frame.data() + kFrameHeader, size);
-    bytes_sent_ += size;
+    bytes_sent_.store(bytes_sent_.load(std::memory_order_relaxed) + size, std::memory_order_relaxed);
     return false;
   }
 
   void flush() {
+    send_objects();  // before the requests that may refer to them
     for (std::size_t r = 0; r < staged_.size(); ++r) {
       if (staged_[r].empty()) continue;
       sends_.send(config_.comm, config_.ranks[r], kToWorker, std::exchange(staged_[r], {}));
@@ -116,6 +175,7 @@ class MpiTransport {
       sink.worker_started(slot);
       any = true;
     }
+    send_objects();
     sends_.test();
     while (true) {
       int arrived = 0;
@@ -217,10 +277,44 @@ class MpiTransport {
     sends_.finish();
   }
 
-  /// Request bytes sent to the ranks so far (frames without headers): for tests and stats.
-  std::uint64_t bytes_sent() const noexcept { return bytes_sent_; }
+  /// Bytes of requests (frames without headers) and of scattered values sent to the ranks so
+  /// far (read from any thread).
+  std::uint64_t bytes_sent() const noexcept { return bytes_sent_.load(std::memory_order_relaxed); }
+
+  /// Keeps `bytes` (an encoded value) on one worker rank, or on every one (any thread).
+  std::shared_ptr<ObjectTicket> scatter(std::vector<std::byte> bytes, bool broadcast) {
+    auto ticket = objects_->scatter(std::move(bytes), broadcast, objects_);
+    wake();
+    return ticket;
+  }
+  std::size_t scattered_objects() const { return objects_->live(); }
+
+  /// While the dispatcher encodes a request for `slot`: which values it may refer to (none
+  /// with isolation by process, whose child processes do not see the rank's store).
+  ObjectScope object_scope(std::size_t slot) const noexcept {
+    if (config_.open.process_isolation) return ObjectScope(nullptr, 0);
+    return ObjectScope(objects_.get(), slot / config_.threads_per_rank);
+  }
 
  private:
+  /// Sends what was scattered or dropped since the last look (dispatcher thread).
+  void send_objects() {
+    if (closed_) return;
+    for (MpiObjects::Post& post : objects_->take_posts()) {
+      for (const std::size_t holder : post.holders) {
+        WireWriter out;
+        out.write(static_cast<std::uint8_t>(post.store ? ToWorker::store : ToWorker::drop));
+        out.write(post.id);
+        if (post.store) {
+          out.write_bytes(post.bytes->data(), post.bytes->size());
+          bytes_sent_.store(bytes_sent_.load(std::memory_order_relaxed) + post.bytes->size(),
+                            std::memory_order_relaxed);
+        }
+        sends_.send(config_.comm, config_.ranks[holder], kToWorker, std::move(out.buffer()));
+      }
+    }
+  }
+
   /// Hands the records of a message from `source` to the sink; a message that does not
   /// parse (bytes from another process are untrusted) breaks the executor.
   template <class Sink>
@@ -262,9 +356,10 @@ class MpiTransport {
   PendingSends sends_;
   std::deque<std::size_t> started_;                // slots to report as started
   std::vector<std::byte> inbox_;
-  std::uint64_t bytes_sent_ = 0;
+  std::atomic<std::uint64_t> bytes_sent_{0};  // written by the dispatcher thread only
   std::size_t slots_;
   bool closed_ = false;
+  std::shared_ptr<MpiObjects> objects_;
 
   std::mutex wake_mutex_;
   std::condition_variable wake_;

@@ -33,7 +33,14 @@ namespace confut::detail {
 inline constexpr int kToWorker = 1;
 inline constexpr int kToParent = 2;
 
-enum class ToWorker : std::uint8_t { open = 1, requests = 2, close = 3, exit = 4 };
+enum class ToWorker : std::uint8_t {
+  open = 1,
+  requests = 2,
+  close = 3,
+  exit = 4,
+  store = 5,  // u64 id | the encoded value: keep it (remote_objects.hpp)
+  drop = 6,   // u64 id: let it go
+};
 enum class ToParent : std::uint8_t { hello = 10, replies = 11, closed = 12 };
 
 /// A request record's flags.

@@ -26,6 +26,7 @@
 
 #include "../remote/claims.hpp"
 #include "../remote/protocol.hpp"
+#include "../remote/remote_objects.hpp"
 #include "../remote/serve.hpp"
 #include "build_id.hpp"
 #include "mpi_world.hpp"
@@ -90,6 +91,13 @@ class RankWorker {
           send_message(comm_, parent_, kToParent,
                        kind_message(static_cast<std::uint8_t>(ToParent::closed)));
           return true;
+        case ToWorker::store: {
+          const auto id = in.read<std::uint64_t>();
+          const std::byte* value = message.data() + 1 + sizeof id;
+          ObjectStore::instance().put(id, std::vector<std::byte>(value, message.data() + message.size()));
+          return true;
+        }
+        case ToWorker::drop: ObjectStore::instance().drop(in.read<std::uint64_t>()); return true;
         case ToWorker::exit: return false;
       }
     } catch (const std::exception&) {
@@ -157,6 +165,7 @@ class RankWorker {
       if (context->thread.joinable()) context->thread.join();
     }
     relay_.reset();  // ends the rank's child processes
+    ObjectStore::instance().clear();
     send_replies();
     std::lock_guard lock(mutex_);
     stopping_ = false;

@@ -198,6 +198,10 @@ class Dispatcher final : private ReadySink {
   }
 
   std::size_t worker_count() const noexcept { return core_.worker_count(); }
+  /// shutdown() was called (or the executor broke): no task is accepted any more.
+  bool shut_down() const noexcept {
+    return !accepting_.load(std::memory_order_acquire) || core_.broken();
+  }
   const std::string& name() const noexcept { return core_.name(); }
   void start_recording() { core_.start_recording(); }
   TaskStream stop_recording() { return core_.stop_recording(); }

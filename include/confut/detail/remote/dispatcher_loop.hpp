@@ -105,7 +105,14 @@ void Dispatcher<T>::assign() {
     const std::int64_t encode_start = timed ? steady_nanoseconds(Clock::now()) : 0;
     scratch_.clear();  // keeps its capacity: no allocation per task
     try {
-      task.remote->write_request(scratch_);
+      // A transport whose workers hold values (remote_objects.hpp) lets the request refer
+      // to those that `best` holds instead of carrying them.
+      if constexpr (requires { transport_.object_scope(best); }) {
+        const auto scope = transport_.object_scope(best);
+        task.remote->write_request(scratch_);
+      } else {
+        task.remote->write_request(scratch_);
+      }
     } catch (...) {
       if (task.remote->encoding_failed()) {
         state.set_error(std::current_exception());

@@ -25,6 +25,7 @@
 #include "code_location.hpp"
 #include "protocol.hpp"
 #include "remote_exception.hpp"
+#include "remote_objects.hpp"
 #include "serve.hpp"
 
 namespace confut::detail {
@@ -187,18 +188,20 @@ F read_callable(WireReader& in) {
 template <class A>
 using remote_value_t = std::remove_cvref_t<typename ArgumentUnwrap<A>::Value>;
 
-/// Runs in the worker: decode callable and arguments, call, encode the result.
-template <class R, class F, class... Values>
+/// Runs in the worker: decode callable and arguments, call, encode the result. `Args` are
+/// the arguments as stored by the parent (a future argument may arrive as a reference to a
+/// value the worker holds: remote_objects.hpp).
+template <class R, class F, class... Args>
 void remote_invoke(WireReader& in, WireWriter& out) {
   note_call_started();
   F fn = read_callable<F>(in);
-  std::tuple<Values...> values{in.read<Values>()...};  // braces: decoded left to right
+  std::tuple<ArgumentSlot<Args>...> slots{read_argument<Args>(in)...};  // left to right
   note_arguments_decoded();
   if constexpr (std::is_void_v<R>) {
-    std::apply(fn, std::move(values));
+    call_with_slots<F, Args...>(fn, slots);
     note_call_returned();
   } else {
-    R result = std::apply(fn, std::move(values));
+    R result = call_with_slots<F, Args...>(fn, slots);
     note_call_returned();
     out.write(static_cast<const R&>(result));
   }
@@ -228,13 +231,12 @@ class RemoteCallTask final : public State<R>, public RemoteTask {
   StateBase& remote_state() noexcept override { return *this; }
 
   void write_request(WireWriter& out) override {
-    const CodeLocation invoker = invoker_location<&remote_invoke<R, F, remote_value_t<Args>...>>();
+    const CodeLocation invoker = invoker_location<&remote_invoke<R, F, Args...>>();
     begin_request(out, invoker);
     std::apply(
         [&](F& fn, Args&... args) {
           write_callable(out, fn);
-          (out.write(static_cast<const remote_value_t<Args>&>(ArgumentUnwrap<Args>::take(args))),
-           ...);
+          (write_argument<Args>(out, args), ...);
         },
         *closure_);
   }
