@@ -19,7 +19,7 @@ if [ "$status" -eq 124 ]; then
   echo "check_rank_death: FAILED: the job was still running after 60 s" >&2
   exit 1
 fi
-if ! grep -Eq "rank 1 .*(signal 9|Killed)" "$log"; then
+if ! grep -Eq "process rank [1-9][0-9]* .*(signal 9|Killed)" "$log"; then
   echo "check_rank_death: FAILED: no line names the dead rank" >&2
   exit 1
 fi
